@@ -1,0 +1,1 @@
+//! Signed v3 repository commits.

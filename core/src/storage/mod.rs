@@ -1,0 +1,1 @@
+//! libSQL-backed storage.
