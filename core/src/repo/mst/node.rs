@@ -232,7 +232,7 @@ impl<'a> Reader<'a> {
                 }
                 v
             }
-            25 | 26 | 27 => {
+            25..=27 => {
                 let width = 1usize << (info - 24);
                 let raw = self.take(width as u64)?;
                 let v = raw.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64);
