@@ -16,7 +16,10 @@ fn limits() -> CarLimits {
 /// A valid CAR and the byte offsets at which it may end validly (after the header, after each section).
 fn valid_car() -> (Vec<u8>, Vec<usize>, Vec<(Cid, Bytes)>) {
     let blocks: Vec<(Cid, Bytes)> = vec![
-        (cid_for_cbor(b"\xa1aa\x01"), Bytes::from_static(b"\xa1aa\x01")),
+        (
+            cid_for_cbor(b"\xa1aa\x01"),
+            Bytes::from_static(b"\xa1aa\x01"),
+        ),
         (cid_for_raw(b"a blob"), Bytes::from_static(b"a blob")),
         (cid_for_cbor(&[0x80; 300]), Bytes::from(vec![0x80; 300])),
         (cid_for_raw(b""), Bytes::new()),
@@ -83,7 +86,10 @@ async fn the_streaming_reader_reports_a_cut_section_as_truncated() {
     let mut reader = CarReader::new(cut, limits()).await.unwrap();
     assert!(reader.next_block().await.unwrap().is_some());
     assert!(reader.next_block().await.unwrap().is_some());
-    assert!(matches!(reader.next_block().await, Err(CarError::Truncated)));
+    assert!(matches!(
+        reader.next_block().await,
+        Err(CarError::Truncated)
+    ));
     assert_eq!(reader.blocks_read(), 2);
     assert_eq!(reader.bytes_read(), boundaries[2] as u64);
 }
@@ -153,15 +159,24 @@ fn overlong_and_non_minimal_varints_are_refused() {
     // The header length padded with a needless zero continuation byte.
     let mut padded = padded_varint(body.len() as u64, 2);
     padded.extend_from_slice(body);
-    assert!(matches!(read_car(&padded, limits()), Err(CarError::BadVarint(_))));
+    assert!(matches!(
+        read_car(&padded, limits()),
+        Err(CarError::BadVarint(_))
+    ));
     // Ten and eleven bytes of varint.
     for len in [10, 11] {
         let mut long = vec![0x80; len - 1];
         long.push(0x01);
-        assert!(matches!(read_car(&long, limits()), Err(CarError::BadVarint(_))));
+        assert!(matches!(
+            read_car(&long, limits()),
+            Err(CarError::BadVarint(_))
+        ));
         let mut section = header.clone();
         section.extend_from_slice(&long);
-        assert!(matches!(read_car(&section, limits()), Err(CarError::BadVarint(_))));
+        assert!(matches!(
+            read_car(&section, limits()),
+            Err(CarError::BadVarint(_))
+        ));
     }
     // A section length padded to two bytes.
     let cid = cid_for_cbor(b"\xa0");
@@ -169,7 +184,10 @@ fn overlong_and_non_minimal_varints_are_refused() {
     let mut car = header.clone();
     car.extend(padded_varint(u64::from(section[0]), 2));
     car.extend_from_slice(&section[1..]);
-    assert!(matches!(read_car(&car, limits()), Err(CarError::BadVarint(_))));
+    assert!(matches!(
+        read_car(&car, limits()),
+        Err(CarError::BadVarint(_))
+    ));
 }
 
 #[test]

@@ -20,8 +20,11 @@ use super::error::StorageError;
 use crate::repo::block_store::{BlockStore, StoreError};
 use crate::repo::cid::{cid_from_bytes, Cid};
 
-/// Rows per multi-row `INSERT` (3 values each, the DID shared): well under SQLite's variable limit.
-const INSERT_ROWS: usize = 200;
+/// Rows per multi-row `INSERT` (two values each plus the shared DID): well under SQLite's variable
+/// limit. Measured on 10,000 blocks of 300 bytes, a prepared 100-row statement took slightly less CPU
+/// than one prepared single-row statement run 10,000 times, and than 200- or 500-row statements; it also
+/// makes 100 times fewer round trips when the database is remote.
+const INSERT_ROWS: usize = 100;
 /// CIDs per `IN (…)` lookup of [`LibsqlBlockStore::get_many`].
 const LOOKUP_CIDS: usize = 500;
 
@@ -119,45 +122,46 @@ impl LibsqlBlockStore {
         }
     }
 
-    async fn insert_rows(&self, conn: &Connection, blocks: &[(Cid, Bytes)]) -> Result<(), StorageError> {
+    /// Inserts `blocks` inside the caller's transaction: one prepared statement of [`INSERT_ROWS`] rows
+    /// run once per full chunk, and one more statement for the remainder.
+    async fn insert_rows(
+        &self,
+        conn: &Connection,
+        blocks: &[(Cid, Bytes)],
+    ) -> Result<(), StorageError> {
+        let mut full_chunk = None;
         for chunk in blocks.chunks(INSERT_ROWS) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(?1, ?{}, ?{})", 2 + 2 * i, 3 + 2 * i))
-                .collect();
-            let sql = format!(
-                "INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES {}",
-                rows.join(", ")
-            );
             let mut params = Vec::with_capacity(1 + 2 * chunk.len());
             params.push(Value::Text(self.did.to_string()));
             for (cid, bytes) in chunk {
                 params.push(Value::Blob(cid.to_bytes()));
                 params.push(Value::Blob(bytes.to_vec()));
             }
-            conn.execute(&sql, params).await?;
+            if chunk.len() == INSERT_ROWS {
+                let statement = match full_chunk.take() {
+                    Some(statement) => statement,
+                    None => conn.prepare(&insert_sql(INSERT_ROWS)).await?,
+                };
+                statement.execute(params).await?;
+                statement.reset();
+                full_chunk = Some(statement);
+            } else {
+                conn.execute(&insert_sql(chunk.len()), params).await?;
+            }
         }
         Ok(())
     }
+}
 
-    #[doc(hidden)]
-    pub async fn put_blocks_prepared(&self, blocks: &[(Cid, Bytes)]) -> Result<(), StorageError> {
-        let _serialised = self.write_lock.lock().await;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .await?;
-        let stmt = tx
-            .prepare("INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES (?1, ?2, ?3)")
-            .await?;
-        for (cid, bytes) in blocks {
-            stmt.execute((self.did.as_ref(), cid.to_bytes(), bytes.to_vec()))
-                .await?;
-            stmt.reset();
-        }
-        drop(stmt);
-        tx.commit().await?;
-        Ok(())
-    }
+/// `INSERT OR IGNORE` of `rows` rows sharing the DID parameter `?1`.
+fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| format!("(?1, ?{}, ?{})", 2 + 2 * i, 3 + 2 * i))
+        .collect();
+    format!(
+        "INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES {}",
+        values.join(", ")
+    )
 }
 
 /// `?first, ?first+1, …` for `count` parameters.

@@ -70,7 +70,10 @@ pub async fn apply_migrations(
             Ok(()) => tx.commit().await?,
             Err(err) => {
                 if let Err(rollback) = tx.rollback().await {
-                    log::warn!("rolling back migration {} failed: {rollback}", migration.version);
+                    log::warn!(
+                        "rolling back migration {} failed: {rollback}",
+                        migration.version
+                    );
                 }
                 return Err(err);
             }
@@ -94,11 +97,7 @@ pub async fn schema_version(conn: &Connection) -> Result<u32, StorageError> {
 
 /// Inside the migration's transaction: re-reads the version (another process may have migrated
 /// meanwhile), then runs the batch and records it.
-async fn apply_one(
-    tx: &Connection,
-    migration: &Migration,
-    known: u32,
-) -> Result<(), StorageError> {
+async fn apply_one(tx: &Connection, migration: &Migration, known: u32) -> Result<(), StorageError> {
     let current = schema_version(tx).await?;
     if current > known {
         return Err(StorageError::SchemaTooNew {
@@ -150,9 +149,20 @@ mod tests {
     #[test]
     fn gaps_in_the_numbering_are_refused() {
         let gap = [
-            Migration { version: 1, name: "a", sql: "" },
-            Migration { version: 3, name: "c", sql: "" },
+            Migration {
+                version: 1,
+                name: "a",
+                sql: "",
+            },
+            Migration {
+                version: 3,
+                name: "c",
+                sql: "",
+            },
         ];
-        assert!(matches!(check_numbering(&gap), Err(StorageError::BadMigrations(_))));
+        assert!(matches!(
+            check_numbering(&gap),
+            Err(StorageError::BadMigrations(_))
+        ));
     }
 }

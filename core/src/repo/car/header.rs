@@ -232,7 +232,9 @@ mod tests {
 
     #[test]
     fn a_header_with_many_roots_uses_wide_heads_and_round_trips() {
-        let roots: Vec<Cid> = (0..300u32).map(|i| cid_for_cbor(&i.to_be_bytes())).collect();
+        let roots: Vec<Cid> = (0..300u32)
+            .map(|i| cid_for_cbor(&i.to_be_bytes()))
+            .collect();
         let bytes = encode(&roots);
         assert_eq!(bytes, ipld_header(&roots, 1));
         assert_eq!(decode(&bytes).unwrap(), roots);
@@ -241,10 +243,16 @@ mod tests {
     #[test]
     fn other_versions_are_unsupported() {
         let bytes = ipld_header(&[cid_for_cbor(b"a")], 2);
-        assert!(matches!(decode(&bytes), Err(CarError::UnsupportedVersion(2))));
+        assert!(matches!(
+            decode(&bytes),
+            Err(CarError::UnsupportedVersion(2))
+        ));
         // The CARv2 pragma: {"version": 2}, no roots.
         let pragma = [0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x02];
-        assert!(matches!(decode(&pragma), Err(CarError::UnsupportedVersion(2))));
+        assert!(matches!(
+            decode(&pragma),
+            Err(CarError::UnsupportedVersion(2))
+        ));
         let negative = ipld_header(&[], -1);
         assert!(matches!(decode(&negative), Err(CarError::BadHeader(_))));
     }

@@ -15,7 +15,7 @@ mod writer;
 
 pub use error::CarError;
 pub use reader::{
-    read_car, CarLimits, CarReader, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADER_BYTES,
+    read_car, CarBlock, CarLimits, CarReader, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADER_BYTES,
     PREALLOCATE_MAX,
 };
 pub use writer::{
@@ -31,16 +31,23 @@ mod tests {
     use crate::repo::cid::{cid_for_cbor, cid_for_raw, Cid};
 
     fn blocks_strategy() -> impl Strategy<Value = Vec<(Cid, Bytes)>> {
-        prop::collection::vec((any::<bool>(), prop::collection::vec(any::<u8>(), 0..3000)), 0..40)
-            .prop_map(|blocks| {
-                blocks
-                    .into_iter()
-                    .map(|(raw, bytes)| {
-                        let cid = if raw { cid_for_raw(&bytes) } else { cid_for_cbor(&bytes) };
-                        (cid, Bytes::from(bytes))
-                    })
-                    .collect()
-            })
+        prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(any::<u8>(), 0..3000)),
+            0..40,
+        )
+        .prop_map(|blocks| {
+            blocks
+                .into_iter()
+                .map(|(raw, bytes)| {
+                    let cid = if raw {
+                        cid_for_raw(&bytes)
+                    } else {
+                        cid_for_cbor(&bytes)
+                    };
+                    (cid, Bytes::from(bytes))
+                })
+                .collect()
+        })
     }
 
     proptest! {

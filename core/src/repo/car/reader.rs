@@ -26,6 +26,9 @@ pub const PREALLOCATE_MAX: usize = 1024 * 1024;
 /// The read buffer [`CarReader`] puts in front of its source.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// A block and its CID, as one CAR section holds them.
+pub type CarBlock = (Cid, Bytes);
+
 /// Bounds on what a CAR may make the reader hold or consume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CarLimits {
@@ -72,7 +75,7 @@ impl<R: AsyncRead + Unpin> CarReader<R> {
 
     /// The next block, checked against its CID, or `None` at a clean end of the stream (between
     /// sections). The stream ending inside a section is [`CarError::Truncated`].
-    pub async fn next_block(&mut self) -> Result<Option<(Cid, Bytes)>, CarError> {
+    pub async fn next_block(&mut self) -> Result<Option<CarBlock>, CarError> {
         self.sections.next_block().await
     }
 
@@ -89,7 +92,7 @@ impl<R: AsyncRead + Unpin> CarReader<R> {
 
 /// Reads a whole CAR held in memory: its roots and its blocks in file order (duplicates kept).
 /// Runs the same parser as [`CarReader`], without a runtime.
-pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Vec<(Cid, Bytes)>), CarError> {
+pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Vec<CarBlock>), CarError> {
     poll_ready(async {
         let mut sections = Sections::new(bytes, limits);
         let roots = sections.read_header().await?;
@@ -102,9 +105,14 @@ pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Vec<(Cid, 
 }
 
 /// Runs a future over a source that is always ready (bytes in memory) to completion in one poll.
-pub(crate) fn poll_ready<T>(future: impl Future<Output = Result<T, CarError>>) -> Result<T, CarError> {
+pub(crate) fn poll_ready<T>(
+    future: impl Future<Output = Result<T, CarError>>,
+) -> Result<T, CarError> {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(result) => result,
         Poll::Pending => Err(CarError::Io(std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
@@ -151,7 +159,7 @@ impl<R: AsyncRead + Unpin> Sections<R> {
         Ok(roots)
     }
 
-    async fn next_block(&mut self) -> Result<Option<(Cid, Bytes)>, CarError> {
+    async fn next_block(&mut self) -> Result<Option<CarBlock>, CarError> {
         let Some((len, prefix)) = varint::read(&mut self.reader).await? else {
             return Ok(None);
         };

@@ -62,7 +62,18 @@ mod tests {
 
     #[test]
     fn values_round_trip_with_their_predicted_length() {
-        for value in [0, 1, 127, 128, 255, 300, 16_383, 16_384, u32::MAX as u64, (1 << 63) - 1] {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            255,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            (1 << 63) - 1,
+        ] {
             let mut out = Vec::new();
             encode(value, &mut out);
             assert_eq!(out.len(), encoded_len(value), "length of {value}");

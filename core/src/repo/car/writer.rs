@@ -149,7 +149,8 @@ mod tests {
     #[test]
     fn cids_are_written_exactly_as_the_cid_crate_writes_them() {
         let v0 = Cid::try_from("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n").unwrap();
-        let v1 = cid_from_str("bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua").unwrap();
+        let v1 =
+            cid_from_str("bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua").unwrap();
         let big_codec = cid_for(0x0129, b"x");
         for cid in [v0, v1, big_codec] {
             let mut out = Vec::new();
@@ -164,7 +165,11 @@ mod tests {
         let blocks: Vec<(Cid, Bytes)> = (0..200u32)
             .map(|i| {
                 // Mostly small blocks, a few above the chunk size to take the direct path.
-                let len = if i % 50 == 0 { WRITE_CHUNK + i as usize } else { (i as usize * 37) % 900 };
+                let len = if i % 50 == 0 {
+                    WRITE_CHUNK + i as usize
+                } else {
+                    (i as usize * 37) % 900
+                };
                 let bytes = Bytes::from(vec![i as u8; len]);
                 (cid_for_cbor(&bytes), bytes)
             })
