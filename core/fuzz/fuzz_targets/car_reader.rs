@@ -9,7 +9,10 @@ use pocketpds_core::repo::cid::verify_block;
 fuzz_target!(|data: &[u8]| {
     if let Ok((_roots, blocks)) = read_car(data, CarLimits::default()) {
         for (cid, bytes) in &blocks {
-            assert!(verify_block(cid, bytes), "a block passed that does not match {cid}");
+            assert!(
+                verify_block(cid, bytes),
+                "a block passed that does not match {cid}"
+            );
         }
     }
 });
