@@ -1,0 +1,168 @@
+//! Versioned schema migrations.
+//!
+//! The applied versions are rows of the `schema_version` table (a table rather than `PRAGMA user_version`
+//! because remote libSQL servers do not let every client set pragmas). Each [`Migration`] is an SQL batch
+//! applied in its own `BEGIN IMMEDIATE` transaction together with its `schema_version` row, so a migration
+//! is applied entirely or not at all, and several processes opening one database at once serialise on the
+//! write lock: the second finds the version already recorded and skips it. A database whose version is
+//! newer than this build's newest migration is refused ([`StorageError::SchemaTooNew`]).
+
+use libsql::{Connection, TransactionBehavior};
+
+use super::error::StorageError;
+
+/// One step of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Its number: migrations are numbered 1, 2, 3, … and applied in that order.
+    pub version: u32,
+    /// A short description, recorded beside the version.
+    pub name: &'static str,
+    /// The SQL batch it runs.
+    pub sql: &'static str,
+}
+
+/// The schema of this build, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "repo blocks",
+    sql: "CREATE TABLE repo_block (
+              did TEXT NOT NULL,
+              cid BLOB NOT NULL,
+              bytes BLOB NOT NULL,
+              PRIMARY KEY (did, cid)
+          ) WITHOUT ROWID;",
+}];
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+/// Brings the database to the newest schema of this build; returns the version reached.
+pub async fn migrate(conn: &Connection) -> Result<u32, StorageError> {
+    apply_migrations(conn, MIGRATIONS).await
+}
+
+/// Applies those of `migrations` the database has not recorded yet, in order; returns the version
+/// reached. [`migrate`] passes [`MIGRATIONS`]; tests pass a prefix of it to build an older database.
+pub async fn apply_migrations(
+    conn: &Connection,
+    migrations: &[Migration],
+) -> Result<u32, StorageError> {
+    check_numbering(migrations)?;
+    let known = migrations.len() as u32;
+    conn.execute(CREATE_VERSION_TABLE, ()).await?;
+    let mut current = schema_version(conn).await?;
+    if current > known {
+        return Err(StorageError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    let start = current;
+    for migration in migrations.iter().filter(|m| m.version > start) {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .await?;
+        match apply_one(&tx, migration, known).await {
+            Ok(()) => tx.commit().await?,
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    log::warn!(
+                        "rolling back migration {} failed: {rollback}",
+                        migration.version
+                    );
+                }
+                return Err(err);
+            }
+        }
+        current = migration.version;
+    }
+    Ok(current)
+}
+
+/// The newest schema version the database records (0 for a new database).
+pub async fn schema_version(conn: &Connection) -> Result<u32, StorageError> {
+    let mut rows = conn
+        .query("SELECT COALESCE(MAX(version), 0) FROM schema_version", ())
+        .await?;
+    let row = rows
+        .next()
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("schema_version query returned no row".into()))?;
+    Ok(row.get::<u32>(0)?)
+}
+
+/// Inside the migration's transaction: re-reads the version (another process may have migrated
+/// meanwhile), then runs the batch and records it.
+async fn apply_one(tx: &Connection, migration: &Migration, known: u32) -> Result<(), StorageError> {
+    let current = schema_version(tx).await?;
+    if current > known {
+        return Err(StorageError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    if current >= migration.version {
+        return Ok(());
+    }
+    tx.execute_batch(migration.sql).await?;
+    tx.execute(
+        "INSERT INTO schema_version (version, name, applied_at)
+         VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+        (migration.version, migration.name),
+    )
+    .await?;
+    log::info!(
+        "applied schema migration {} ({})",
+        migration.version,
+        migration.name
+    );
+    Ok(())
+}
+
+fn check_numbering(migrations: &[Migration]) -> Result<(), StorageError> {
+    for (index, migration) in migrations.iter().enumerate() {
+        if migration.version as usize != index + 1 {
+            return Err(StorageError::BadMigrations(format!(
+                "migration {:?} is at position {}, expected version {}",
+                migration.name,
+                index + 1,
+                index + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_migrations_are_numbered_in_order() {
+        check_numbering(MIGRATIONS).unwrap();
+    }
+
+    #[test]
+    fn gaps_in_the_numbering_are_refused() {
+        let gap = [
+            Migration {
+                version: 1,
+                name: "a",
+                sql: "",
+            },
+            Migration {
+                version: 3,
+                name: "c",
+                sql: "",
+            },
+        ];
+        assert!(matches!(
+            check_numbering(&gap),
+            Err(StorageError::BadMigrations(_))
+        ));
+    }
+}
