@@ -14,6 +14,8 @@ mod decode;
 mod encode;
 mod json;
 mod model;
+#[cfg(test)]
+mod properties;
 mod reader;
 pub mod writer;
 
