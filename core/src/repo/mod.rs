@@ -11,7 +11,9 @@ pub mod car;
 pub mod cbor;
 pub mod cid;
 pub mod commit;
+pub mod error;
 pub mod mst;
 
 pub use block_store::{BlockStore, MemoryBlockStore};
 pub use cid::Cid;
+pub use error::RepoError;

@@ -8,16 +8,20 @@
 //! [`crate::repo::cid`]; what the blocks mean (commits, MST nodes, records) is for its callers.
 
 mod error;
+mod export;
 mod header;
 mod reader;
 mod varint;
+mod verify;
 mod writer;
 
 pub use error::CarError;
+pub use export::{export_repo, record_proof_car};
 pub use reader::{
     read_car, CarBlock, CarLimits, CarReader, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADER_BYTES,
     PREALLOCATE_MAX,
 };
+pub use verify::{import_car, verify_repo, VerifiedRepo};
 pub use writer::{
     encode_car, encode_section_into, header_bytes, section_bytes, CarWriter, WRITE_CHUNK,
 };

@@ -75,11 +75,11 @@ pub fn write_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends a CID link: tag 42 around a byte string of 0x00 followed by the binary CID.
 pub fn write_cid(buf: &mut Vec<u8>, cid: &Cid) {
-    let bytes = cid.to_bytes();
     write_uint_header(buf, MAJOR_TAG, TAG_CID);
-    write_uint_header(buf, MAJOR_BYTES, bytes.len() as u64 + 1);
+    write_uint_header(buf, MAJOR_BYTES, cid.encoded_len() as u64 + 1);
     buf.push(0x00);
-    buf.extend_from_slice(&bytes);
+    // Writing into a Vec cannot fail.
+    let _ = cid.write_bytes(&mut *buf);
 }
 
 /// Appends `null`.

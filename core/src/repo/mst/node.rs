@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use super::key::{common_prefix_len, is_valid_key};
 use super::MstError;
+use crate::repo::cbor::writer::{
+    write_array_header, write_bytes, write_cid, write_map_header, write_null, write_text,
+    write_uint,
+};
 use crate::repo::cid::{cid_from_bytes, Cid, DAG_CBOR};
 
 /// A key and its value in a node, with the subtree of keys between it and the next entry.
@@ -64,19 +68,18 @@ impl Node {
     /// The canonical DAG-CBOR encoding of the node.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.entries.len() * 90);
-        out.push(0xa2); // map(2)
+        write_map_header(&mut out, 2);
         write_text(&mut out, "e");
-        write_header(&mut out, 4, self.entries.len() as u64);
+        write_array_header(&mut out, self.entries.len() as u64);
         let mut prev: &[u8] = &[];
         for e in &self.entries {
             let key = e.key.as_bytes();
             let p = common_prefix_len(prev, key);
-            out.push(0xa4); // map(4): k, p, t, v
+            write_map_header(&mut out, 4); // k, p, t, v
             write_text(&mut out, "k");
-            write_header(&mut out, 2, (key.len() - p) as u64);
-            out.extend_from_slice(&key[p..]);
+            write_bytes(&mut out, &key[p..]);
             write_text(&mut out, "p");
-            write_header(&mut out, 0, p as u64);
+            write_uint(&mut out, p as u64);
             write_text(&mut out, "t");
             write_opt_cid(&mut out, e.right.as_ref());
             write_text(&mut out, "v");
@@ -149,42 +152,10 @@ fn check_link(link: &Option<Cid>, r: &Reader<'_>) -> Result<(), MstError> {
     }
 }
 
-fn write_header(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= u8::MAX as u64 {
-        out.extend_from_slice(&[m | 24, n as u8]);
-    } else if n <= u16::MAX as u64 {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= u32::MAX as u64 {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
-
-fn write_text(out: &mut Vec<u8>, s: &str) {
-    write_header(out, 3, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn write_cid(out: &mut Vec<u8>, cid: &Cid) {
-    out.extend_from_slice(&[0xd8, 42]); // tag(42)
-    let len = cid.encoded_len();
-    write_header(out, 2, len as u64 + 1);
-    out.push(0);
-    // Writing into a Vec cannot fail.
-    let _ = cid.write_bytes(&mut *out);
-}
-
 fn write_opt_cid(out: &mut Vec<u8>, cid: Option<&Cid>) {
     match cid {
         Some(c) => write_cid(out, c),
-        None => out.push(0xf6),
+        None => write_null(out),
     }
 }
 
