@@ -24,13 +24,13 @@ mod error;
 
 pub use at_identifier::{is_valid_at_identifier, AtIdentifier};
 pub use at_uri::{is_valid_at_uri, AtUri};
-pub use cid_string::is_valid_cid_string;
+pub use cid_string::{is_valid_cid_string, validate_cid_string};
 pub use datetime::{format_datetime, is_valid_datetime, parse_datetime};
 pub use did::{is_valid_did, Did};
 pub use error::SyntaxError;
 pub use handle::{is_disallowed_tld, is_valid_handle, Handle};
-pub use language::{is_valid_language, is_well_formed_language};
+pub use language::{is_valid_language, is_well_formed_language, validate_language};
 pub use nsid::{is_valid_nsid, Nsid};
 pub use record_key::{is_valid_record_key, RecordKey};
 pub use tid::{is_valid_tid, Tid};
-pub use uri::is_valid_uri;
+pub use uri::{is_valid_uri, validate_uri};

@@ -5,7 +5,7 @@
 //! lexicon policy, checked elsewhere.
 
 use super::error::{excerpt, string_newtype};
-use super::SyntaxError;
+use super::{SyntaxError, Tid};
 
 /// The longest record key, in bytes.
 pub const MAX_RECORD_KEY_LEN: usize = 512;
@@ -64,6 +64,13 @@ impl RecordKey {
 
 string_newtype!(RecordKey);
 
+impl From<Tid> for RecordKey {
+    /// The record key spelled as the TID (13 base32-sortable characters, always a valid key).
+    fn from(tid: Tid) -> Self {
+        RecordKey(tid.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +81,14 @@ mod tests {
         assert!(!is_valid_record_key(".."));
         assert!(is_valid_record_key("..."));
         assert!(is_valid_record_key("self."));
+    }
+
+    #[test]
+    fn a_tid_is_a_record_key() {
+        let tid = Tid::parse("3jzfcijpj2z2a").unwrap();
+        let key = RecordKey::from(tid);
+        assert_eq!(key.as_str(), "3jzfcijpj2z2a");
+        assert!(is_valid_record_key(key.as_str()));
     }
 
     #[test]
