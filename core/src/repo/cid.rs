@@ -82,7 +82,9 @@ pub fn cid_from_bytes(bytes: &[u8]) -> Result<Cid, CidError> {
 
 /// Parses a CID string (base32 multibase, as atproto writes them) and checks it with [`check_cid`].
 pub fn cid_from_str(s: &str) -> Result<Cid, CidError> {
-    let cid: Cid = s.parse().map_err(|e: cid::Error| CidError::Malformed(e.to_string()))?;
+    let cid: Cid = s
+        .parse()
+        .map_err(|e: cid::Error| CidError::Malformed(e.to_string()))?;
     check_cid(&cid)?;
     Ok(cid)
 }
