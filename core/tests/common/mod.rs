@@ -9,9 +9,8 @@ use std::path::PathBuf;
 pub fn interop_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("ATPROTO_INTEROP_TESTS") {
         Some(d) => PathBuf::from(d),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/atproto-interop-tests")
-        }
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/atproto-interop-tests"),
     };
     if dir.is_dir() {
         return Some(dir);
