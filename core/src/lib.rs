@@ -8,9 +8,15 @@
 //! - [`repo`]: the repository format: DAG-CBOR data model, CIDs, the Merkle Search Tree, signed commits,
 //!   CAR files and proofs, over a [`repo::BlockStore`].
 //! - [`storage`]: libSQL-backed storage.
+//! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
+//!   errors, and the XRPC handlers.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod crypto;
+pub mod http;
+pub mod node;
 pub mod repo;
 pub mod storage;
 pub mod syntax;
+pub mod xrpc;

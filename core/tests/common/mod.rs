@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: where the official atproto interop vectors are.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::PathBuf;
 
 /// The folder of the atproto interop test vectors: `ATPROTO_INTEROP_TESTS`, else
@@ -9,8 +11,9 @@ use std::path::PathBuf;
 pub fn interop_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("ATPROTO_INTEROP_TESTS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/atproto-interop-tests"),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/atproto-interop-tests")
+        }
     };
     if dir.is_dir() {
         return Some(dir);

@@ -1,0 +1,156 @@
+//! `pocketpds`: the desktop and Raspberry Pi daemon. It only parses arguments and calls
+//! `pocketpds-core`; the server itself lives there so the phone bindings start the very same thing.
+
+mod logger;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pocketpds_core::config::Config;
+
+/// An AT Protocol Personal Data Server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, default_value = "info", env = "PDS_LOG_LEVEL", value_parser = parse_level)]
+    log_level: log::LevelFilter,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node until SIGINT or SIGTERM. Settings come from the PDS_* environment; flags override it.
+    Serve {
+        /// Port to listen on (PDS_PORT).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on (PDS_BIND).
+        #[arg(long)]
+        bind: Option<std::net::IpAddr>,
+        /// Public hostname (PDS_HOSTNAME).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Public origin of the node or of the load balancer in front of it (PDS_PUBLIC_URL).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Folder of the local database (PDS_DATA_DIRECTORY).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the configuration this environment gives and the state of the local database.
+    Status,
+}
+
+fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("{s}: expected error, warn, info, debug or trace"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logger::init(cli.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pocketpds: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pocketpds: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    match command {
+        Command::Serve {
+            port,
+            bind,
+            hostname,
+            public_url,
+            data_dir,
+        } => {
+            if port.is_some() || hostname.is_some() || public_url.is_some() {
+                // Re-derive the defaults that depend on these (public URL, handle domains).
+                config = Config::from_vars(|name| {
+                    match name {
+                        "PDS_PORT" => port.map(|p| p.to_string()),
+                        "PDS_HOSTNAME" => hostname.clone(),
+                        "PDS_PUBLIC_URL" => public_url.clone(),
+                        _ => None,
+                    }
+                    .or_else(|| std::env::var(name).ok())
+                })
+                .map_err(|e| e.to_string())?;
+            }
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            if let Some(dir) = data_dir {
+                config.data_directory = dir;
+            }
+            serve(config).await
+        }
+        Command::Status => {
+            println!("node:        {}", config.node_id);
+            println!("public url:  {}", config.public_url);
+            println!("listen:      {}:{}", config.bind, config.port);
+            println!("storage:     {}", config.storage_mode());
+            println!("database:    {}", config.database_path().display());
+            println!("plc:         {}", config.did_plc_url);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let node = pocketpds_core::node::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "PocketPDS {} serving {} (listening on {})",
+        env!("CARGO_PKG_VERSION"),
+        node.state.config.public_url,
+        node.local_url()
+    );
+    wait_for_signal().await;
+    log::info!("stopping");
+    node.stop().await.map_err(|e| e.to_string())?;
+    println!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

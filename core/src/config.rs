@@ -1,0 +1,293 @@
+//! The node's configuration: one typed [`Config`], built once from the `PDS_*` variables (the
+//! reference PDS's names where they exist, ours for storage and clustering) and passed down. Nothing
+//! below this module reads the environment.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Default listening port (the reference PDS's).
+pub const DEFAULT_PORT: u16 = 2583;
+/// Default PLC directory.
+pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
+/// Default largest blob upload, in bytes (5 MiB, as the reference PDS).
+pub const DEFAULT_BLOB_UPLOAD_LIMIT: u64 = 5 * 1024 * 1024;
+/// Default interval between replica syncs.
+pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub name: &'static str,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+fn err(name: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        message: message.into(),
+    }
+}
+
+/// Everything a node needs to know before it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The PDS hostname (`PDS_HOSTNAME`, default `localhost`).
+    pub hostname: String,
+    /// The port this process listens on (`PDS_PORT`, default 2583; 0 picks a free port).
+    pub port: u16,
+    /// The listening address (`PDS_BIND`, default `127.0.0.1`).
+    pub bind: IpAddr,
+    /// The public origin clients use (`PDS_PUBLIC_URL`): the load balancer's URL when several nodes
+    /// sit behind one. Without a trailing slash.
+    pub public_url: String,
+    /// Where the local database file lives (`PDS_DATA_DIRECTORY`, default `./pocketpds-data`).
+    pub data_directory: PathBuf,
+    /// The primary database of a cluster (`PDS_DATABASE_URL`); `None` keeps everything in a local file.
+    pub database_url: Option<String>,
+    /// The token for the primary database (`PDS_DATABASE_AUTH_TOKEN`).
+    pub database_auth_token: Option<String>,
+    /// How often a replica syncs with the primary (`PDS_SYNC_INTERVAL_MS`).
+    pub sync_interval_ms: u64,
+    /// This node's name in the cluster (`PDS_NODE_ID`, default the hostname and port).
+    pub node_id: String,
+    /// Secret for legacy session JWTs (`PDS_JWT_SECRET`); `None` uses the cluster's, created once in the database.
+    pub jwt_secret: Option<String>,
+    /// Secret for DPoP nonces (`PDS_DPOP_SECRET`, 64 hex chars); `None` uses the cluster's.
+    pub dpop_secret: Option<String>,
+    /// Password of the `admin` user for administrative XRPC (`PDS_ADMIN_PASSWORD`).
+    pub admin_password: Option<String>,
+    /// The PLC directory (`PDS_DID_PLC_URL`).
+    pub did_plc_url: String,
+    /// Domains under which accounts get handles (`PDS_SERVICE_HANDLE_DOMAINS`, comma-separated, each
+    /// starting with a dot; default `.{hostname}`, or `.test` for a localhost node).
+    pub service_handle_domains: Vec<String>,
+    /// Whether account creation needs an invite code (`PDS_INVITE_REQUIRED`, default false).
+    pub invite_required: bool,
+    /// The server's PLC rotation key (`PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX`); `None` uses the cluster's.
+    pub plc_rotation_key_hex: Option<String>,
+    /// The Bluesky app view (`PDS_BSKY_APP_VIEW_URL`).
+    pub bsky_app_view_url: Option<String>,
+    /// The app view's DID (`PDS_BSKY_APP_VIEW_DID`).
+    pub bsky_app_view_did: Option<String>,
+    /// Largest blob upload in bytes (`PDS_BLOB_UPLOAD_LIMIT`).
+    pub blob_upload_limit: u64,
+    /// Relays to notify of updates (`PDS_CRAWLERS`, comma-separated URLs).
+    pub crawlers: Vec<String>,
+    /// Development mode (`PDS_DEV_MODE`): plain-http and localhost URLs allowed.
+    pub dev_mode: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_vars(|_| None).expect("the defaults are a valid configuration")
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from a lookup of `PDS_*` names (empty values count as unset).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let hostname = var("PDS_HOSTNAME").unwrap_or_else(|| "localhost".into());
+        if hostname.contains(['/', ':', ' ']) {
+            return Err(err(
+                "PDS_HOSTNAME",
+                "a bare hostname, without scheme or port",
+            ));
+        }
+        let port = match var("PDS_PORT") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| err("PDS_PORT", format!("not a port number: {p}")))?,
+            None => DEFAULT_PORT,
+        };
+        let bind = match var("PDS_BIND") {
+            Some(b) => b
+                .parse()
+                .map_err(|_| err("PDS_BIND", format!("not an IP address: {b}")))?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let local = hostname == "localhost" || hostname.ends_with(".localhost");
+        let public_url = match var("PDS_PUBLIC_URL") {
+            Some(u) => {
+                let u = u.trim_end_matches('/').to_owned();
+                if !(u.starts_with("https://") || u.starts_with("http://")) {
+                    return Err(err("PDS_PUBLIC_URL", "must start with https:// or http://"));
+                }
+                u
+            }
+            None if local => format!("http://localhost:{port}"),
+            None => format!("https://{hostname}"),
+        };
+        let dev_mode = flag(var("PDS_DEV_MODE"), "PDS_DEV_MODE")?.unwrap_or(false);
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match var(name) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| err(name, format!("not a whole number: {v}"))),
+                None => Ok(default),
+            }
+        };
+        let list = |name: &str| -> Vec<String> {
+            var(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut service_handle_domains = list("PDS_SERVICE_HANDLE_DOMAINS");
+        if service_handle_domains.is_empty() {
+            service_handle_domains = vec![if local {
+                ".test".to_owned()
+            } else {
+                format!(".{hostname}")
+            }];
+        }
+        if let Some(bad) = service_handle_domains.iter().find(|d| !d.starts_with('.')) {
+            return Err(err(
+                "PDS_SERVICE_HANDLE_DOMAINS",
+                format!("{bad} must start with a dot"),
+            ));
+        }
+        if let Some(secret) = var("PDS_DPOP_SECRET") {
+            if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(err("PDS_DPOP_SECRET", "must be 64 hex characters"));
+            }
+        }
+        Ok(Config {
+            node_id: var("PDS_NODE_ID").unwrap_or_else(|| format!("{hostname}:{port}")),
+            hostname,
+            port,
+            bind,
+            public_url,
+            data_directory: PathBuf::from(
+                var("PDS_DATA_DIRECTORY").unwrap_or_else(|| "./pocketpds-data".into()),
+            ),
+            database_url: var("PDS_DATABASE_URL"),
+            database_auth_token: var("PDS_DATABASE_AUTH_TOKEN"),
+            sync_interval_ms: number("PDS_SYNC_INTERVAL_MS", DEFAULT_SYNC_INTERVAL_MS)?,
+            jwt_secret: var("PDS_JWT_SECRET"),
+            dpop_secret: var("PDS_DPOP_SECRET"),
+            admin_password: var("PDS_ADMIN_PASSWORD"),
+            did_plc_url: var("PDS_DID_PLC_URL")
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| DEFAULT_PLC_URL.into()),
+            service_handle_domains,
+            invite_required: flag(var("PDS_INVITE_REQUIRED"), "PDS_INVITE_REQUIRED")?
+                .unwrap_or(false),
+            plc_rotation_key_hex: var("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX"),
+            bsky_app_view_url: var("PDS_BSKY_APP_VIEW_URL"),
+            bsky_app_view_did: var("PDS_BSKY_APP_VIEW_DID"),
+            blob_upload_limit: number("PDS_BLOB_UPLOAD_LIMIT", DEFAULT_BLOB_UPLOAD_LIMIT)?,
+            crawlers: list("PDS_CRAWLERS"),
+            dev_mode,
+        })
+    }
+
+    /// Fills in the real port once a listener asked for port 0 is bound: the defaulted public URL and
+    /// node id that named port 0 take the real one.
+    pub fn with_bound_port(mut self, port: u16) -> Config {
+        if self.port == 0 {
+            if let Some(base) = self.public_url.strip_suffix(":0") {
+                self.public_url = format!("{base}:{port}");
+            }
+            if let Some(base) = self.node_id.strip_suffix(":0") {
+                self.node_id = format!("{base}:{port}");
+            }
+            self.port = port;
+        }
+        self
+    }
+
+    /// The server's own DID (`did:web` of the hostname), the audience of its session tokens.
+    pub fn service_did(&self) -> String {
+        format!("did:web:{}", self.hostname)
+    }
+
+    /// The local database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_directory.join("pocketpds.db")
+    }
+
+    /// The storage mode the configuration selects, for display.
+    pub fn storage_mode(&self) -> &'static str {
+        match self.database_url {
+            None => "local",
+            Some(_) => "replica",
+        }
+    }
+}
+
+fn flag(value: Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(None),
+        Some("1" | "true" | "yes" | "on") => Ok(Some(true)),
+        Some("0" | "false" | "no" | "off") => Ok(Some(false)),
+        Some(other) => Err(err(name, format!("not a boolean: {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_gives_a_local_node_on_the_default_port() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.port, 2583);
+        assert_eq!(c.public_url, "http://localhost:2583");
+        assert_eq!(c.bind.to_string(), "127.0.0.1");
+        assert_eq!(c.storage_mode(), "local");
+        assert_eq!(c.service_handle_domains, vec![".test".to_string()]);
+        assert_eq!(c.service_did(), "did:web:localhost");
+    }
+
+    #[test]
+    fn a_public_hostname_defaults_to_https_and_its_own_handle_domain() {
+        let c = with(&[("PDS_HOSTNAME", "pds.example.com"), ("PDS_PORT", "3000")]).unwrap();
+        assert_eq!(c.public_url, "https://pds.example.com");
+        assert_eq!(
+            c.service_handle_domains,
+            vec![".pds.example.com".to_string()]
+        );
+        let lb = with(&[("PDS_PUBLIC_URL", "http://127.0.0.1:8080/")]).unwrap();
+        assert_eq!(lb.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("PDS_PORT", "eighty"),
+            ("PDS_PORT", "70000"),
+            ("PDS_BIND", "localhost:1"),
+            ("PDS_PUBLIC_URL", "ftp://x"),
+            ("PDS_DEV_MODE", "maybe"),
+            ("PDS_DPOP_SECRET", "abc"),
+            ("PDS_SERVICE_HANDLE_DOMAINS", "example.com"),
+            ("PDS_HOSTNAME", "https://x"),
+            ("PDS_BLOB_UPLOAD_LIMIT", "-1"),
+        ] {
+            let e = with(&[(name, value)]).unwrap_err();
+            assert_eq!(e.name, name, "{value}");
+        }
+    }
+}

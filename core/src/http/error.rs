@@ -1,0 +1,74 @@
+//! XRPC errors as the wire shows them: `{"error": Name, "message": text}` with an HTTP status. Every
+//! layer's error converts into [`XrpcError`] once, here at the edge.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An XRPC error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XrpcError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The Lexicon error name (`InvalidRequest`, `RecordNotFound`, ...).
+    pub error: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl XrpcError {
+    /// An error with any status and name.
+    pub fn new(status: StatusCode, error: impl Into<String>, message: impl Into<String>) -> Self {
+        XrpcError {
+            status,
+            error: error.into(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InvalidRequest`.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidRequest", message)
+    }
+
+    /// 501 `MethodNotImplemented`.
+    pub fn method_not_implemented(method: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "MethodNotImplemented",
+            format!("Method not implemented: {method}"),
+        )
+    }
+
+    /// 404 `NotFound` for paths outside XRPC.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("Not found: {path}"),
+        )
+    }
+
+    /// 500 `InternalServerError`; the detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        log::error!("internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "Internal Server Error",
+        )
+    }
+}
+
+impl IntoResponse for XrpcError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.error, "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::storage::StorageError> for XrpcError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        XrpcError::internal(e)
+    }
+}

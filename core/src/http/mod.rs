@@ -1,0 +1,58 @@
+//! The HTTP server: the router (XRPC under `/xrpc/`, well-known documents, the status page), the
+//! shared [`AppState`], and the mapping of errors to XRPC responses ([`XrpcError`]). Handlers live in
+//! [`crate::xrpc`], one file per method; this room only wires them.
+
+pub mod error;
+pub mod status_page;
+
+use std::sync::Arc;
+
+use axum::extract::OriginalUri;
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub use error::XrpcError;
+
+use crate::config::Config;
+use crate::storage::Storage;
+use crate::xrpc;
+
+/// What every handler can reach.
+pub struct NodeState {
+    /// The configuration.
+    pub config: Config,
+    /// The database.
+    pub storage: Storage,
+    /// When the node started, in microseconds since the epoch.
+    pub started_at_micros: i64,
+}
+
+/// The state handed to handlers.
+pub type AppState = Arc<NodeState>;
+
+/// The node's router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status_page::status_page))
+        .route("/xrpc/_health", get(health))
+        .route(
+            "/xrpc/com.atproto.server.describeServer",
+            get(xrpc::server::describe_server::handle),
+        )
+        .route("/xrpc/{method}", axum::routing::any(unknown_method))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// GET `/xrpc/_health`.
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn unknown_method(axum::extract::Path(method): axum::extract::Path<String>) -> XrpcError {
+    XrpcError::method_not_implemented(&method)
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> XrpcError {
+    XrpcError::not_found(uri.path())
+}

@@ -1,0 +1,42 @@
+//! The small HTML page at `/`: what this node is and how it is doing, for a person with a browser.
+
+use axum::extract::State;
+use axum::response::Html;
+
+use super::AppState;
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// GET `/`.
+pub async fn status_page(State(state): State<AppState>) -> Html<String> {
+    let c = &state.config;
+    let rows = [
+        ("Version", env!("CARGO_PKG_VERSION").to_string()),
+        ("Node", c.node_id.clone()),
+        ("Public URL", c.public_url.clone()),
+        ("Service DID", c.service_did()),
+        ("Storage", c.storage_mode().to_string()),
+        (
+            "Up since",
+            crate::syntax::format_datetime(state.started_at_micros).unwrap_or_default(),
+        ),
+    ];
+    let table: String = rows
+        .iter()
+        .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v)))
+        .collect();
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>PocketPDS</title><style>body{{font-family:system-ui,sans-serif;margin:2rem;}}\
+         th{{text-align:left;padding-right:1rem;}}</style></head><body>\
+         <h1>PocketPDS</h1><p>An AT Protocol Personal Data Server.</p>\
+         <table id=\"status\">{table}</table></body></html>"
+    ))
+}

@@ -1,0 +1,110 @@
+//! Starting and stopping a node: open the storage, bind the listener, serve the router on the tokio
+//! runtime the caller provides (the CLI's, or the small runtime the FFI layer owns), and stop
+//! gracefully on request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::http::{self, NodeState};
+use crate::storage::{Storage, StorageError};
+
+/// Why a node could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDirectory {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The listening address is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A node that is serving.
+pub struct RunningNode {
+    /// The address the listener is bound to (with the real port when 0 was asked for).
+    pub local_addr: SocketAddr,
+    /// The node's state (configuration and storage).
+    pub state: http::AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl RunningNode {
+    /// The URL this process answers on (loopback form of the bound address).
+    pub fn local_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits for the server.
+    pub async fn stop(mut self) -> Result<(), NodeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result.map_err(NodeError::Serve),
+            Err(join) => Err(NodeError::Serve(std::io::Error::other(join.to_string()))),
+        }
+    }
+}
+
+/// Opens the storage and starts serving on the current tokio runtime.
+pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
+    let dir = &config.data_directory;
+    std::fs::create_dir_all(dir).map_err(|source| NodeError::DataDirectory {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let storage = Storage::open_local(&config.database_path()).await?;
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let started_at_micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let state = Arc::new(NodeState {
+        config: config.with_bound_port(local_addr.port()),
+        storage,
+        started_at_micros,
+    });
+    let app = http::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    log::info!("node {} listening on {local_addr}", state.config.node_id);
+    Ok(RunningNode {
+        local_addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
