@@ -5,6 +5,7 @@
 //! opens one [`Storage`] at start and hands its connections (or stores) to the rooms that need them.
 //! Today it opens a local database file; replica and remote modes will open through the same type.
 
+mod accounts;
 mod blocks;
 mod error;
 mod migrations;
@@ -14,6 +15,10 @@ use std::time::Duration;
 
 use libsql::{Builder, Connection, Database};
 
+pub use accounts::{
+    Account, AccountStatus, AccountStore, AccountsError, AppPasswordGrant, AppPasswordInfo,
+    InviteCode, NewAccount, RefreshRotation, RefreshTokenRow,
+};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
