@@ -8,8 +8,11 @@
 //! - [`repo`]: the repository format: DAG-CBOR data model, CIDs, the Merkle Search Tree, signed commits,
 //!   CAR files and proofs, over a [`repo::BlockStore`].
 //! - [`storage`]: libSQL-backed storage.
+//! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
+//!   codes.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod crypto;
 pub mod repo;
 pub mod storage;
