@@ -54,7 +54,10 @@ pub async fn create_account(
         return Err(AuthError::InvalidRequest("Invalid handle".into()));
     }
     if let Some(email) = new.email {
-        if email.len() > MAX_EMAIL_LEN || !email.contains('@') || email.chars().any(char::is_whitespace) {
+        if email.len() > MAX_EMAIL_LEN
+            || !email.contains('@')
+            || email.chars().any(char::is_whitespace)
+        {
             return Err(AuthError::InvalidRequest(
                 "This email address is not supported, please use a different email.".into(),
             ));

@@ -147,7 +147,10 @@ mod tests {
     fn token_errors_are_bad_requests_as_in_the_reference() {
         assert_eq!(AuthError::ExpiredToken.http_status(), 400);
         assert_eq!(AuthError::RevokedToken.xrpc_name(), "ExpiredToken");
-        assert_eq!(AuthError::InvalidToken("Bad token scope").http_status(), 400);
+        assert_eq!(
+            AuthError::InvalidToken("Bad token scope").http_status(),
+            400
+        );
     }
 
     #[test]

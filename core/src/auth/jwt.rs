@@ -479,6 +479,9 @@ mod tests {
         let index = alphabet.find(last).unwrap();
         let tweaked = alphabet.chars().nth(index ^ 1).unwrap();
         let forged = format!("{rest}.{}{tweaked}", &sig[..sig.len() - 1]);
-        assert_eq!(check(&forged).unwrap_err(), JwtError::Malformed("signature"));
+        assert_eq!(
+            check(&forged).unwrap_err(),
+            JwtError::Malformed("signature")
+        );
     }
 }

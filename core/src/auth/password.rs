@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn a_hash_verifies_its_password_and_no_other() {
         let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_password("correct horse", &hash).unwrap());
         assert!(!verify_password("correct horsE", &hash).unwrap());
         assert!(!verify_password("", &hash).unwrap());

@@ -298,7 +298,9 @@ impl SessionManager {
         let jti = claims
             .jti
             .filter(|jti| !jti.is_empty())
-            .ok_or(AuthError::InvalidToken("Unexpected missing refresh token id"))?;
+            .ok_or(AuthError::InvalidToken(
+                "Unexpected missing refresh token id",
+            ))?;
         Ok(RefreshContext {
             did: claims.sub,
             jti,
@@ -333,13 +335,11 @@ impl SessionManager {
         typ: &str,
         allow_expired: bool,
     ) -> Result<TokenClaims, AuthError> {
-        let verified =
-            jwt::decode::<TokenClaims>(&self.key, token, self.now(), allow_expired).map_err(
-                |err| match err {
-                    JwtError::Expired => AuthError::ExpiredToken,
-                    _ => AuthError::InvalidToken("Token could not be verified"),
-                },
-            )?;
+        let verified = jwt::decode::<TokenClaims>(&self.key, token, self.now(), allow_expired)
+            .map_err(|err| match err {
+                JwtError::Expired => AuthError::ExpiredToken,
+                _ => AuthError::InvalidToken("Token could not be verified"),
+            })?;
         if verified.typ.as_deref() != Some(typ) {
             return Err(AuthError::InvalidToken("Invalid token type"));
         }
@@ -379,8 +379,7 @@ impl SessionManager {
             did: did.to_owned(),
             scope,
             access_jwt: jwt::encode(&self.key, ACCESS_TOKEN_TYP, &access).map_err(sign_error)?,
-            refresh_jwt: jwt::encode(&self.key, REFRESH_TOKEN_TYP, &refresh)
-                .map_err(sign_error)?,
+            refresh_jwt: jwt::encode(&self.key, REFRESH_TOKEN_TYP, &refresh).map_err(sign_error)?,
         })
     }
 }

@@ -92,7 +92,8 @@ CREATE TABLE invite_code_use (
 ";
 
 /// The columns of `account` in the order [`Account::from_row`] reads them.
-const ACCOUNT_COLUMNS: &str = "did, handle, email, email_confirmed_at, created_at, deactivated_at, \
+const ACCOUNT_COLUMNS: &str =
+    "did, handle, email, email_confirmed_at, created_at, deactivated_at, \
                                delete_after, takedown_ref";
 
 /// Why an account-store operation failed.

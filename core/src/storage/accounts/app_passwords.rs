@@ -87,7 +87,10 @@ impl AccountStore {
     }
 
     /// The account's app passwords, newest first.
-    pub async fn list_app_passwords(&self, did: &str) -> Result<Vec<AppPasswordInfo>, StorageError> {
+    pub async fn list_app_passwords(
+        &self,
+        did: &str,
+    ) -> Result<Vec<AppPasswordInfo>, StorageError> {
         let mut rows = self
             .conn
             .query(
