@@ -9,7 +9,7 @@
 //! - [`password`]: argon2id hashing (PHC strings) on the blocking pool, and the password rules.
 //! - [`jwt`]: strict compact JWS with HS256 only.
 //! - [`session`]: access and refresh tokens, single-use refresh rotation, [`SessionManager`].
-//! - [`login`]: `createSession`'s credential check (account password, then app passwords).
+//! - [`mod@login`]: `createSession`'s credential check (account password, then app passwords).
 //! - [`account`]: account creation with its rules.
 //! - [`app_password`]: app passwords in the reference format `xxxx-xxxx-xxxx-xxxx`.
 //! - [`invite`]: invite codes.
