@@ -8,10 +8,13 @@
 //! - [`repo`]: the repository format: DAG-CBOR data model, CIDs, the Merkle Search Tree, signed commits,
 //!   CAR files and proofs, over a [`repo::BlockStore`].
 //! - [`storage`]: libSQL-backed storage.
+//! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
+//!   codes.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod http;

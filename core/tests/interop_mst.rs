@@ -264,6 +264,22 @@ proptest! {
                 // A proof claiming another root does not verify.
                 let other = cid_for_cbor(b"\xa1\x61a\x01");
                 prop_assert!(verify_key_proof(&other, key, &blocks).is_err());
+                // Used for another key, a proof either lacks the nodes (an error) or tells the truth:
+                // it never proves a wrong value.
+                for other_key in keys.iter().rev().take(4).chain(std::iter::once(&probe)) {
+                    if let Ok(found) = verify_key_proof(&root, other_key, &blocks) {
+                        prop_assert_eq!(found, keys.contains(other_key).then_some(value));
+                    }
+                }
+                // A proof whose blocks were altered fails.
+                let mut tampered = blocks.clone();
+                if let Some(b) = tampered.get_mut(&root) {
+                    let mut bytes = b.to_vec();
+                    let last = bytes.len() - 1;
+                    bytes[last] ^= 1;
+                    *b = bytes::Bytes::from(bytes);
+                }
+                prop_assert!(verify_key_proof(&root, key, &tampered).is_err());
             }
             Ok(())
         })?;

@@ -23,16 +23,28 @@ pub struct Migration {
 }
 
 /// The schema of this build, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "repo blocks",
-    sql: "CREATE TABLE repo_block (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "repo blocks",
+        sql: "CREATE TABLE repo_block (
               did TEXT NOT NULL,
               cid BLOB NOT NULL,
               bytes BLOB NOT NULL,
               PRIMARY KEY (did, cid)
           ) WITHOUT ROWID;",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "reserved for the repo tables",
+        sql: "",
+    },
+    Migration {
+        version: 3,
+        name: "accounts, credentials and invite codes",
+        sql: super::accounts::SCHEMA,
+    },
+];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY,

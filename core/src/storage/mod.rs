@@ -1,10 +1,13 @@
 //! libSQL-backed storage: opening the database, its schema and migrations, and the stores built on it.
 //!
 //! This room owns every table. It implements [`crate::repo::BlockStore`] with [`LibsqlBlockStore`] so the
-//! repository code can read and write blocks without knowing SQL; it calls nothing above it. The node
+//! repository code can read and write blocks without knowing SQL; it calls nothing above it.
+//! [`AccountStore`] keeps the accounts and their credentials (passwords arrive hashed from
+//! [`crate::auth`], which decides who may do what). The node
 //! opens one [`Storage`] at start and hands its connections (or stores) to the rooms that need them.
 //! Today it opens a local database file; replica and remote modes will open through the same type.
 
+mod accounts;
 mod blocks;
 mod error;
 mod migrations;
@@ -14,6 +17,10 @@ use std::time::Duration;
 
 use libsql::{Builder, Connection, Database};
 
+pub use accounts::{
+    Account, AccountStatus, AccountStore, AccountsError, AppPasswordGrant, AppPasswordInfo,
+    InviteCode, NewAccount, RefreshRotation, RefreshTokenRow,
+};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
