@@ -91,8 +91,15 @@ impl Repo {
         ops: &[WriteOp],
         swap: Option<Cid>,
     ) -> Result<PreparedCommit, WriteError> {
-        let prepared =
-            prepare_commit(&self.store, &did(), &self.key, self.head.as_ref(), ops, swap).await?;
+        let prepared = prepare_commit(
+            &self.store,
+            &did(),
+            &self.key,
+            self.head.as_ref(),
+            ops,
+            swap,
+        )
+        .await?;
         self.store.put_many(prepared.blocks.clone()).await.unwrap();
         self.head = Some(prepared.head());
         Ok(prepared)
@@ -149,7 +156,10 @@ async fn create_update_and_delete_change_the_tree_and_report_prev() {
     );
     assert_eq!(repo.get("a1").await, Some(first));
 
-    let updated = repo.write(&[update("a1", "two", None)], None).await.unwrap();
+    let updated = repo
+        .write(&[update("a1", "two", None)], None)
+        .await
+        .unwrap();
     assert_eq!(updated.ops[0].action, Action::Update);
     assert_eq!(updated.ops[0].prev, Some(first));
     assert_eq!(repo.get("a1").await, Some(record("two").cid()));
@@ -205,20 +215,27 @@ async fn record_swaps_follow_the_reference_rules() {
     repo.write(&[create("k", "one")], None).await.unwrap();
     let one = record("one").cid();
     let other = record("other").cid();
-    let bad_swap = |r: Result<PreparedCommit, WriteError>| {
-        matches!(r, Err(WriteError::InvalidSwap { path: Some(_), current: Some(c) }) if c == one)
-    };
-    assert!(bad_swap(repo.write(&[update("k", "x", Some(other))], None).await));
-    assert!(bad_swap(repo.write(&[delete("k", Some(other))], None).await));
-    assert!(bad_swap(repo.write(&[put("k", "x", Some(Some(other)))], None).await));
+    let bad_swap = |r: Result<PreparedCommit, WriteError>| matches!(r, Err(WriteError::InvalidSwap { path: Some(_), current: Some(c) }) if c == one);
+    assert!(bad_swap(
+        repo.write(&[update("k", "x", Some(other))], None).await
+    ));
+    assert!(bad_swap(
+        repo.write(&[delete("k", Some(other))], None).await
+    ));
+    assert!(bad_swap(
+        repo.write(&[put("k", "x", Some(Some(other)))], None).await
+    ));
     // "No record" while there is one.
-    assert!(bad_swap(repo.write(&[put("k", "x", Some(None))], None).await));
+    assert!(bad_swap(
+        repo.write(&[put("k", "x", Some(None))], None).await
+    ));
     // Put with "no record" on a free key creates it; with a CID on a free key it fails.
     repo.write(&[put("free", "x", Some(None))], None)
         .await
         .unwrap();
     assert!(matches!(
-        repo.write(&[put("free2", "x", Some(Some(one)))], None).await,
+        repo.write(&[put("free2", "x", Some(Some(one)))], None)
+            .await,
         Err(WriteError::InvalidSwap { current: None, .. })
     ));
     // Matching swaps pass.
@@ -257,7 +274,8 @@ async fn a_commit_swap_must_name_the_head() {
 async fn batches_with_a_repeated_key_or_too_many_ops_are_refused() {
     let mut repo = Repo::new().await;
     assert!(matches!(
-        repo.write(&[create("k", "a"), delete("k", None)], None).await,
+        repo.write(&[create("k", "a"), delete("k", None)], None)
+            .await,
         Err(WriteError::DuplicatePath(_))
     ));
     let many: Vec<WriteOp> = (0..=MAX_WRITES)
@@ -313,6 +331,9 @@ async fn event_blocks_prove_every_op_against_the_new_root() {
     let blocks: HashMap<Cid, Bytes> = blocks.into_iter().collect();
     let data = prepared.commit.commit.data;
     for op in &prepared.ops {
-        assert_eq!(verify_key_proof(&data, &op.path(), &blocks).unwrap(), op.cid);
+        assert_eq!(
+            verify_key_proof(&data, &op.path(), &blocks).unwrap(),
+            op.cid
+        );
     }
 }
