@@ -202,24 +202,25 @@ async fn an_older_database_is_upgraded_and_a_newer_one_refused() {
         let conn = db.connect().unwrap();
         assert_eq!(apply_migrations(&conn, &[]).await.unwrap(), 0);
     }
+    let known = MIGRATIONS.len() as u32;
     let storage = Storage::open_local(&path).await.unwrap();
-    assert_eq!(schema_version(storage.connection()).await.unwrap(), 1);
+    assert_eq!(schema_version(storage.connection()).await.unwrap(), known);
     let store = storage.block_store(DID_A).await.unwrap();
     store.put_many(blocks(1, 3)).await.unwrap();
 
-    // A later build adds migration 2; the existing data stays and migration 1 does not run again.
+    // A later build adds a migration; the existing data stays and the known ones do not run again.
     let later: Vec<Migration> = [
         MIGRATIONS,
         &[Migration {
-            version: 2,
+            version: known + 1,
             name: "test table",
             sql: "CREATE TABLE later_table (x INTEGER);",
         }],
     ]
     .concat();
     let conn = storage.connection();
-    assert_eq!(apply_migrations(conn, &later).await.unwrap(), 2);
-    assert_eq!(apply_migrations(conn, &later).await.unwrap(), 2);
+    assert_eq!(apply_migrations(conn, &later).await.unwrap(), known + 1);
+    assert_eq!(apply_migrations(conn, &later).await.unwrap(), known + 1);
     conn.execute("INSERT INTO later_table (x) VALUES (1)", ())
         .await
         .unwrap();
@@ -229,14 +230,14 @@ async fn an_older_database_is_upgraded_and_a_newer_one_refused() {
     );
     assert_eq!(
         count_rows(&storage, "SELECT COUNT(*) FROM schema_version").await,
-        2
+        u64::from(known + 1)
     );
 
-    // This build knows only version 1 and must not run on a version-2 database.
+    // This build does not know the newest version and must not run on that database.
     drop(storage);
     match Storage::open_local(&path).await {
-        Err(StorageError::SchemaTooNew { found: 2, known }) => {
-            assert_eq!(known, MIGRATIONS.len() as u32)
+        Err(StorageError::SchemaTooNew { found, known: k }) => {
+            assert_eq!((found, k), (known + 1, known))
         }
         Err(other) => panic!("expected SchemaTooNew, got {other}"),
         Ok(_) => panic!("expected SchemaTooNew, the database opened"),
@@ -246,10 +247,11 @@ async fn an_older_database_is_upgraded_and_a_newer_one_refused() {
 #[tokio::test]
 async fn a_failing_migration_is_rolled_back_whole() {
     let (_dir, storage) = open().await;
+    let known = MIGRATIONS.len() as u32;
     let broken: Vec<Migration> = [
         MIGRATIONS,
         &[Migration {
-            version: 2,
+            version: known + 1,
             name: "half broken",
             sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;",
         }],
@@ -257,7 +259,7 @@ async fn a_failing_migration_is_rolled_back_whole() {
     .concat();
     let conn = storage.connection();
     assert!(apply_migrations(conn, &broken).await.is_err());
-    assert_eq!(schema_version(conn).await.unwrap(), 1);
+    assert_eq!(schema_version(conn).await.unwrap(), known);
     assert_eq!(
         count_rows(
             &storage,

@@ -896,3 +896,45 @@ async fn sequential_single_record_writes_per_second() {
         f64::from(n) / elapsed.as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_and_its_old_blocks_carry_no_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pds.sqlite");
+    let old = Bytes::from_static(b"\xa1aa\x01");
+    let old_cid = pocketpds_core::repo::cid::cid_for_cbor(&old);
+    {
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let conn = db.connect().unwrap();
+        let v1 = &pocketpds_core::storage::MIGRATIONS[..1];
+        assert_eq!(
+            pocketpds_core::storage::apply_migrations(&conn, v1)
+                .await
+                .unwrap(),
+            1
+        );
+        conn.execute(
+            "INSERT INTO repo_block (did, cid, bytes) VALUES (?1, ?2, ?3)",
+            (ALICE, old_cid.to_bytes(), old.to_vec()),
+        )
+        .await
+        .unwrap();
+    }
+    let storage = Storage::open_local(&path).await.unwrap();
+    let repos = RepoStore::new(storage.connect().await.unwrap());
+    assert_eq!(repos.blocks(ALICE).get(&old_cid).await.unwrap(), Some(old));
+    let did = Did::parse(ALICE).unwrap();
+    let key = Keypair::generate(Algorithm::K256).unwrap();
+    let created = repos
+        .create_repo(&did, &key, Announce::CommitOnly)
+        .await
+        .unwrap();
+    // Every block the first commit wrote is listed since the smallest revision; the old one is not.
+    let since = repos
+        .blocks_since(ALICE, "2222222222222", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(since.len(), 2);
+    assert!(since.iter().all(|b| b.rev == created.head.rev.to_string()));
+    assert!(since.iter().all(|b| b.cid != old_cid));
+}
