@@ -938,3 +938,43 @@ async fn a_version_1_database_is_upgraded_and_its_old_blocks_carry_no_revision()
     assert!(since.iter().all(|b| b.rev == created.head.rev.to_string()));
     assert!(since.iter().all(|b| b.cid != old_cid));
 }
+
+#[tokio::test]
+async fn a_deleted_repository_leaves_only_its_deletion_event_and_can_be_created_again() {
+    let f = fixture().await;
+    f.repos
+        .write(&f.did, &f.key, &[create(POST, "p", "p")], None)
+        .await
+        .unwrap();
+    // Another account's data stays.
+    let bob = Did::parse(BOB).unwrap();
+    f.repos
+        .create_repo(&bob, &f.key, Announce::CommitOnly)
+        .await
+        .unwrap();
+    let seq = f.repos.delete_repo(&f.did).await.unwrap();
+    assert_eq!(f.repos.head(ALICE).await.unwrap(), None);
+    for table in ["repo_root", "repo_commit", "record", "repo_block"] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE did = '{ALICE}'");
+        assert_eq!(count(&f.storage, &sql).await, 0, "{table}");
+    }
+    let conn = f.storage.connection();
+    let left: Vec<_> = events::read_after(conn, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.did == ALICE)
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].seq, left[0].kind), (seq, EventKind::Account));
+    let body = cbor::decode(&left[0].payload).unwrap();
+    assert_eq!(field(&body, "active"), &Ipld::Bool(false));
+    assert_eq!(string(field(&body, "status")), Some("deleted"));
+    assert!(f.repos.head(BOB).await.unwrap().is_some());
+
+    f.repos
+        .create_repo(&f.did, &f.key, Announce::CommitOnly)
+        .await
+        .unwrap();
+    assert_eq!(f.repos.get_record(ALICE, POST, "p").await.unwrap(), None);
+}

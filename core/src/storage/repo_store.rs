@@ -31,10 +31,12 @@ pub use apply::ApplyError;
 pub use blocks::{RepoBlocks, RevBlock, MAX_BLOCKS_PAGE};
 
 use super::error::StorageError;
-use super::events::{account_event, identity_event, EventKind};
+use super::events::{self, account_event, identity_event, EventKind};
 use crate::crypto::Keypair;
 use crate::repo::cid::Cid;
-use crate::repo::writer::{genesis, prepare_commit, OpResult, RepoHead, WriteError, WriteOp};
+use crate::repo::writer::{
+    event_time, genesis, prepare_commit, OpResult, RepoHead, WriteError, WriteOp,
+};
 use crate::syntax::{Did, Tid};
 use apply::Announcements;
 use columns::{cid, optional_blob, text};
@@ -169,6 +171,43 @@ impl RepoStore {
                 Err(WriteError::RepoExists(did.to_string()))
             }
             Err(ApplyError::Storage(err)) => Err(WriteError::Store(err.into())),
+        }
+    }
+
+    /// Deletes the account's repository — head, commit chain, record index, blocks — and its earlier
+    /// events, and appends `#account` (inactive, `deleted`), all in one transaction, as the reference
+    /// PDS does when an account is deleted. Returns that event's sequence number.
+    pub async fn delete_repo(&self, did: &Did) -> Result<u64, StorageError> {
+        let _writer = self.write_lock.lock().await;
+        let _connection = self.lock.lock().await;
+        let tx = self
+            .conn
+            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
+            .await?;
+        let outcome = async {
+            for table in ["repo_root", "repo_commit", "record", "repo_block", "event"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE did = ?1"),
+                    [did.as_str()],
+                )
+                .await?;
+            }
+            let time = event_time();
+            let payload = account_event(did.as_str(), false, Some("deleted"), &time);
+            events::append(&tx, did.as_str(), EventKind::Account, &time, &payload).await
+        }
+        .await;
+        match outcome {
+            Ok(seq) => {
+                tx.commit().await?;
+                Ok(seq)
+            }
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    log::warn!("rolling back a failed repository deletion failed: {rollback}");
+                }
+                Err(err)
+            }
         }
     }
 
