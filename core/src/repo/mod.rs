@@ -13,6 +13,7 @@ pub mod cid;
 pub mod commit;
 pub mod error;
 pub mod mst;
+pub mod writer;
 
 pub use block_store::{BlockStore, MemoryBlockStore};
 pub use cid::Cid;

@@ -34,10 +34,48 @@ pub const MIGRATIONS: &[Migration] = &[
               PRIMARY KEY (did, cid)
           ) WITHOUT ROWID;",
     },
+    // Repository heads, the record index, the commit chain guard and the event sequence (firehose).
+    // `repo_block.rev` is the revision of the latest commit that wrote the block (NULL for blocks
+    // stored outside a commit), for `sync.getRepo?since=`. `repo_commit` holds one row per commit; its
+    // unique (did, prev_commit) index refuses two commits with the same parent, the first commit of a
+    // repository having the empty blob as parent. The record primary key serves listing a collection
+    // in record key order, both ways.
     Migration {
         version: 2,
-        name: "reserved for the repo tables",
-        sql: "",
+        name: "repo heads, record index, commit chain, events",
+        sql: "ALTER TABLE repo_block ADD COLUMN rev TEXT;
+          CREATE INDEX repo_block_rev ON repo_block (did, rev, cid);
+          CREATE TABLE repo_root (
+              did TEXT PRIMARY KEY NOT NULL,
+              commit_cid BLOB NOT NULL,
+              rev TEXT NOT NULL,
+              data_cid BLOB NOT NULL,
+              indexed_at TEXT NOT NULL
+          ) WITHOUT ROWID;
+          CREATE TABLE repo_commit (
+              did TEXT NOT NULL,
+              commit_cid BLOB NOT NULL,
+              prev_commit BLOB NOT NULL,
+              rev TEXT NOT NULL,
+              PRIMARY KEY (did, commit_cid)
+          ) WITHOUT ROWID;
+          CREATE UNIQUE INDEX repo_commit_prev ON repo_commit (did, prev_commit);
+          CREATE TABLE record (
+              did TEXT NOT NULL,
+              collection TEXT NOT NULL,
+              rkey TEXT NOT NULL,
+              cid BLOB NOT NULL,
+              rev TEXT NOT NULL,
+              PRIMARY KEY (did, collection, rkey)
+          ) WITHOUT ROWID;
+          CREATE TABLE event (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              did TEXT NOT NULL,
+              kind TEXT NOT NULL CHECK (kind IN ('commit', 'sync', 'identity', 'account')),
+              time TEXT NOT NULL,
+              payload BLOB NOT NULL
+          );
+          CREATE INDEX event_did ON event (did, seq);",
     },
     Migration {
         version: 3,

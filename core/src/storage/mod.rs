@@ -10,7 +10,9 @@
 mod accounts;
 mod blocks;
 mod error;
+pub mod events;
 mod migrations;
+pub mod repo_store;
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,6 +26,7 @@ pub use accounts::{
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
+pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
 
 /// How long a statement waits for another connection's write lock before failing with `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);

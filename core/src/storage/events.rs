@@ -1,0 +1,309 @@
+//! The event sequence: the `event` table that every node's `com.atproto.sync.subscribeRepos` tails,
+//! and the wire frames it sends.
+//!
+//! An event is stored as its DAG-CBOR body without `seq`; the sequence number is the row's
+//! `AUTOINCREMENT` key, given by the database inside the transaction that appends the event (the
+//! commit's own, for `#commit`), so numbers follow commit order and are never reused. A frame is the
+//! header `{op: 1, t: "#commit"}` followed by the body with `seq` added ([`encode_frame`]).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use ipld_core::ipld::Ipld;
+use libsql::Connection;
+
+use super::error::StorageError;
+use super::repo_store::columns::{blob, optional_u64, text, u64_column};
+use crate::repo::cbor;
+
+/// The most events one [`read_after`] returns.
+pub const MAX_READ: usize = 1000;
+
+/// The kinds of firehose event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `#commit`: a repository commit and its ops.
+    Commit,
+    /// `#sync`: the account's repository state, without history (creation, reset).
+    Sync,
+    /// `#identity`: the account's DID document or handle may have changed.
+    Identity,
+    /// `#account`: the account's hosting status changed.
+    Account,
+}
+
+impl EventKind {
+    /// The name stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Commit => "commit",
+            EventKind::Sync => "sync",
+            EventKind::Identity => "identity",
+            EventKind::Account => "account",
+        }
+    }
+
+    /// The frame header's message type, `#commit` and so on.
+    pub fn frame_type(self) -> &'static str {
+        match self {
+            EventKind::Commit => "#commit",
+            EventKind::Sync => "#sync",
+            EventKind::Identity => "#identity",
+            EventKind::Account => "#account",
+        }
+    }
+
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        match name {
+            "commit" => Some(EventKind::Commit),
+            "sync" => Some(EventKind::Sync),
+            "identity" => Some(EventKind::Identity),
+            "account" => Some(EventKind::Account),
+            _ => None,
+        }
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The account it is about.
+    pub did: String,
+    /// Its kind.
+    pub kind: EventKind,
+    /// When it was sequenced (an atproto datetime).
+    pub time: String,
+    /// Its DAG-CBOR body, without `seq`.
+    pub payload: Bytes,
+}
+
+impl Event {
+    /// The wire frame of this event.
+    pub fn frame(&self) -> Result<Vec<u8>, StorageError> {
+        encode_frame(self.kind, self.seq, &self.payload)
+    }
+}
+
+/// Appends an event and returns its sequence number. Runs on `conn` as it is: inside the caller's
+/// transaction when there is one, so the event lands with the change it announces or not at all.
+pub async fn append(
+    conn: &Connection,
+    did: &str,
+    kind: EventKind,
+    time: &str,
+    payload: &[u8],
+) -> Result<u64, StorageError> {
+    let mut rows = conn
+        .query(
+            "INSERT INTO event (did, kind, time, payload) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
+            (did, kind.as_str(), time, payload.to_vec()),
+        )
+        .await?;
+    let row = rows
+        .next()
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("event insert returned no seq".into()))?;
+    let seq = u64_column(&row, 0, "event.seq")?;
+    // Finish the statement before the caller's next one (it has no more rows).
+    while rows.next().await?.is_some() {}
+    Ok(seq)
+}
+
+/// The events after `seq`, oldest first, at most `limit` (and at most [`MAX_READ`]) of them.
+pub async fn read_after(
+    conn: &Connection,
+    seq: u64,
+    limit: usize,
+) -> Result<Vec<Event>, StorageError> {
+    let limit = limit.min(MAX_READ);
+    let mut rows = conn
+        .query(
+            "SELECT seq, did, kind, time, payload FROM event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            (seq, limit as u64),
+        )
+        .await?;
+    let mut events = Vec::with_capacity(limit.min(64));
+    while let Some(row) = rows.next().await? {
+        let kind = text(&row, 2, "event.kind")?;
+        events.push(Event {
+            seq: u64_column(&row, 0, "event.seq")?,
+            did: text(&row, 1, "event.did")?,
+            kind: EventKind::parse(&kind)
+                .ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
+            time: text(&row, 3, "event.time")?,
+            payload: Bytes::from(blob(&row, 4, "event.payload")?),
+        });
+    }
+    Ok(events)
+}
+
+/// The newest sequence number, or `None` when no event was ever appended.
+pub async fn last_seq(conn: &Connection) -> Result<Option<u64>, StorageError> {
+    single_seq(conn, "SELECT MAX(seq) FROM event").await
+}
+
+/// The oldest sequence number still stored, or `None` when there is none (a subscriber whose
+/// cursor is older is told so).
+pub async fn first_seq(conn: &Connection) -> Result<Option<u64>, StorageError> {
+    single_seq(conn, "SELECT MIN(seq) FROM event").await
+}
+
+async fn single_seq(conn: &Connection, sql: &str) -> Result<Option<u64>, StorageError> {
+    let mut rows = conn.query(sql, ()).await?;
+    match rows.next().await? {
+        Some(row) => optional_u64(&row, 0, "event.seq"),
+        None => Ok(None),
+    }
+}
+
+/// The `subscribeRepos` frame of a message: the DAG-CBOR header `{op: 1, t}` followed by the body
+/// `payload` with `seq` set. Fails when the payload is not a DAG-CBOR map.
+pub fn encode_frame(kind: EventKind, seq: u64, payload: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let corrupt = |why: String| StorageError::Corrupt(format!("event {seq}: {why}"));
+    let Ipld::Map(mut body) = cbor::decode(payload).map_err(|e| corrupt(e.to_string()))? else {
+        return Err(corrupt("the body is not a map".into()));
+    };
+    body.insert("seq".to_owned(), Ipld::Integer(i128::from(seq)));
+    let mut frame = header(1, Some(kind.frame_type()));
+    cbor::encode_to(&mut frame, &Ipld::Map(body)).map_err(|e| corrupt(e.to_string()))?;
+    Ok(frame)
+}
+
+/// An `#info` frame (`{name, message}`), such as `OutdatedCursor`.
+pub fn encode_info_frame(name: &str, message: Option<&str>) -> Vec<u8> {
+    let mut frame = header(1, Some("#info"));
+    frame.extend(text_map(&[("name", Some(name)), ("message", message)]));
+    frame
+}
+
+/// An error frame (`op: -1`, `{error, message}`), such as `FutureCursor` or `ConsumerTooSlow`; the
+/// stream ends after it.
+pub fn encode_error_frame(error: &str, message: Option<&str>) -> Vec<u8> {
+    let mut frame = header(-1, None);
+    frame.extend(text_map(&[("error", Some(error)), ("message", message)]));
+    frame
+}
+
+fn header(op: i64, t: Option<&str>) -> Vec<u8> {
+    let mut map = BTreeMap::new();
+    map.insert("op".to_owned(), Ipld::Integer(i128::from(op)));
+    if let Some(t) = t {
+        map.insert("t".to_owned(), Ipld::String(t.to_owned()));
+    }
+    // A map of a small integer and a string always encodes.
+    cbor::encode(&Ipld::Map(map)).unwrap_or_default()
+}
+
+fn text_map(fields: &[(&str, Option<&str>)]) -> Vec<u8> {
+    let map = fields
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), Ipld::String(v.to_owned()))))
+        .collect();
+    cbor::encode(&Ipld::Map(map)).unwrap_or_default()
+}
+
+/// The `#identity` body: `{did, time, handle?}`.
+pub fn identity_event(did: &str, handle: Option<&str>, time: &str) -> Vec<u8> {
+    text_map(&[("did", Some(did)), ("time", Some(time)), ("handle", handle)])
+}
+
+/// The `#account` body: `{did, time, active, status?}`; `status` (`takendown`, `suspended`,
+/// `deleted`, `deactivated`, …) says why an inactive account is inactive.
+pub fn account_event(did: &str, active: bool, status: Option<&str>, time: &str) -> Vec<u8> {
+    let mut map = BTreeMap::new();
+    map.insert("did".to_owned(), Ipld::String(did.to_owned()));
+    map.insert("time".to_owned(), Ipld::String(time.to_owned()));
+    map.insert("active".to_owned(), Ipld::Bool(active));
+    if let Some(status) = status {
+        map.insert("status".to_owned(), Ipld::String(status.to_owned()));
+    }
+    cbor::encode(&Ipld::Map(map)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a frame into its header and body values.
+    fn split(frame: &[u8]) -> (Ipld, Ipld) {
+        // The header is small; find where its encoding ends by re-encoding the decoded prefix.
+        for cut in 1..frame.len() {
+            if let Ok(header) = cbor::decode(&frame[..cut]) {
+                let body = cbor::decode(&frame[cut..]).unwrap();
+                return (header, body);
+            }
+        }
+        panic!("no header in frame");
+    }
+
+    fn get<'a>(value: &'a Ipld, key: &str) -> Option<&'a Ipld> {
+        match value {
+            Ipld::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_frame_is_the_header_and_the_body_with_seq() {
+        let body = identity_event(
+            "did:plc:abc",
+            Some("alice.test"),
+            "2026-01-01T00:00:00.000Z",
+        );
+        let frame = encode_frame(EventKind::Identity, 42, &body).unwrap();
+        let (header, body) = split(&frame);
+        assert_eq!(get(&header, "op"), Some(&Ipld::Integer(1)));
+        assert_eq!(
+            get(&header, "t"),
+            Some(&Ipld::String("#identity".to_owned()))
+        );
+        assert_eq!(get(&body, "seq"), Some(&Ipld::Integer(42)));
+        assert_eq!(
+            get(&body, "handle"),
+            Some(&Ipld::String("alice.test".to_owned()))
+        );
+        // Canonical: the exact header bytes of `{t: "#identity", op: 1}`.
+        assert!(frame.starts_with(b"\xa2\x61t\x69#identity\x62op\x01"));
+    }
+
+    #[test]
+    fn error_and_info_frames_have_their_own_headers() {
+        let (header, body) = split(&encode_error_frame("FutureCursor", Some("ahead")));
+        assert_eq!(get(&header, "op"), Some(&Ipld::Integer(-1)));
+        assert_eq!(get(&header, "t"), None);
+        assert_eq!(
+            get(&body, "error"),
+            Some(&Ipld::String("FutureCursor".to_owned()))
+        );
+        let (header, body) = split(&encode_info_frame("OutdatedCursor", None));
+        assert_eq!(get(&header, "t"), Some(&Ipld::String("#info".to_owned())));
+        assert_eq!(get(&body, "message"), None);
+    }
+
+    #[test]
+    fn a_corrupt_payload_is_an_error_not_a_panic() {
+        for payload in [&b""[..], b"\x01", b"\xa1", b"\x81\x01", b"\xff\xff"] {
+            assert!(matches!(
+                encode_frame(EventKind::Commit, 1, payload),
+                Err(StorageError::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in [
+            EventKind::Commit,
+            EventKind::Sync,
+            EventKind::Identity,
+            EventKind::Account,
+        ] {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.frame_type(), format!("#{}", kind.as_str()));
+        }
+        assert_eq!(EventKind::parse("append"), None);
+    }
+}

@@ -1,0 +1,363 @@
+//! [`RepoStore`]: the repositories of all accounts in the database — heads, the record index, the
+//! commit chain and the event sequence — and the write path that moves them together.
+//!
+//! A write reads the head, builds the commit with [`crate::repo::writer::prepare_commit`] and stores
+//! it with [`RepoStore::apply`]: one transaction that moves the head with a compare-and-swap
+//! (`UPDATE repo_root … WHERE did = ? AND commit_cid = ?`), guards the chain (a unique index on
+//! (did, parent commit)), writes the blocks, updates the record index and appends the `#commit`
+//! event. If another writer — a task on another connection, or another node on the same database —
+//! moved the head first, the commit is rebuilt on the new head, up to [`MAX_ATTEMPTS`] times. A
+//! failure rolls everything back; an acknowledged write is durable (WAL, `synchronous = FULL`).
+//!
+//! A store owns one connection. Its statements and transactions take turns on it (a transaction
+//! belongs to the connection, so a read issued in the middle of another task's commit would see that
+//! commit before it is decided), and its writes run one at a time (so tasks sharing a store never
+//! race each other; stores on other connections or nodes race through the compare-and-swap). Share
+//! one store among a node's tasks: its writers then wait on an async lock, whereas writers on
+//! separate local connections wait in SQLite's busy handler, which sleeps on the runtime's worker
+//! thread.
+
+mod apply;
+mod blocks;
+pub(super) mod columns;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use libsql::{Connection, Value};
+
+pub use apply::ApplyError;
+pub use blocks::{RepoBlocks, RevBlock, MAX_BLOCKS_PAGE};
+
+use super::error::StorageError;
+use super::events::{self, account_event, identity_event, EventKind};
+use crate::crypto::Keypair;
+use crate::repo::cid::Cid;
+use crate::repo::writer::{
+    event_time, genesis, prepare_commit, OpResult, RepoHead, WriteError, WriteOp,
+};
+use crate::syntax::{Did, Tid};
+use apply::Announcements;
+use columns::{cid, optional_blob, text};
+
+/// How many times a write is built before it gives up on a head that keeps moving.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The most records one [`RepoStore::list_records`] returns.
+pub const MAX_LIST: usize = 1000;
+
+/// The repositories in one database, over one connection. Cloning shares the connection and its
+/// turn-taking.
+#[derive(Clone)]
+pub struct RepoStore {
+    conn: Connection,
+    /// Statements and transactions on `conn` take turns.
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Writes (read head, prepare, apply) through this store run one at a time.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A stored commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitResult {
+    /// The repository's new head.
+    pub head: RepoHead,
+    /// The sequence number of the commit's `#commit` event.
+    pub seq: u64,
+    /// What each op did, in the order of the ops.
+    pub ops: Vec<OpResult>,
+    /// How many times the commit was built (more than 1 when other writers moved the head).
+    pub attempts: u32,
+}
+
+/// A record as the index and the blocks hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The record's key.
+    pub rkey: String,
+    /// The record's CID.
+    pub cid: Cid,
+    /// The record's DAG-CBOR bytes.
+    pub bytes: Bytes,
+}
+
+/// Which events announce a new repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce<'a> {
+    /// A new account, as the reference PDS sequences it: `#identity` (with the handle, if any),
+    /// `#account` (active), the first `#commit`, and a `#sync`.
+    NewAccount {
+        /// The account's handle.
+        handle: Option<&'a str>,
+    },
+    /// Only the first `#commit` (an account that is not active yet, such as one migrating in,
+    /// announces itself when it is activated).
+    CommitOnly,
+}
+
+impl RepoStore {
+    /// A store over `conn`, whose schema is already migrated. Give it a connection of its own
+    /// (`Storage::connect`), and clone the store rather than making another.
+    pub fn new(conn: Connection) -> RepoStore {
+        RepoStore {
+            conn,
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The account's current head, or `None` when it has no repository.
+    pub async fn head(&self, did: &str) -> Result<Option<RepoHead>, StorageError> {
+        let _connection = self.lock.lock().await;
+        let mut rows = self
+            .conn
+            .query(
+                "SELECT commit_cid, data_cid, rev FROM repo_root WHERE did = ?1",
+                [did],
+            )
+            .await?;
+        let Some(row) = rows.next().await? else {
+            return Ok(None);
+        };
+        let rev = text(&row, 2, "repo_root.rev")?;
+        Ok(Some(RepoHead {
+            commit: cid(&row, 0, "repo_root.commit_cid")?,
+            data: cid(&row, 1, "repo_root.data_cid")?,
+            rev: Tid::parse(&rev)
+                .map_err(|e| StorageError::Corrupt(format!("repo_root.rev: {e}")))?,
+        }))
+    }
+
+    /// Creates the repository of a new account with its first, empty commit, and the events
+    /// `announce` asks for, all in one transaction. Fails with [`WriteError::RepoExists`] if the
+    /// account has one.
+    pub async fn create_repo(
+        &self,
+        did: &Did,
+        key: &Keypair,
+        announce: Announce<'_>,
+    ) -> Result<CommitResult, WriteError> {
+        let _writer = self.write_lock.lock().await;
+        let prepared = genesis(did, key).await?;
+        let (before, after) = match announce {
+            Announce::NewAccount { handle } => (
+                vec![
+                    (
+                        EventKind::Identity,
+                        identity_event(did.as_str(), handle, &prepared.time),
+                    ),
+                    (
+                        EventKind::Account,
+                        account_event(did.as_str(), true, None, &prepared.time),
+                    ),
+                ],
+                vec![(EventKind::Sync, prepared.sync_event()?)],
+            ),
+            Announce::CommitOnly => (Vec::new(), Vec::new()),
+        };
+        let announce = Announcements {
+            before: &before,
+            after: &after,
+        };
+        match self.apply_with(&prepared, announce).await {
+            Ok(seq) => Ok(CommitResult {
+                head: prepared.head(),
+                seq,
+                ops: prepared.ops,
+                attempts: 1,
+            }),
+            Err(ApplyError::RepoExists | ApplyError::HeadMoved) => {
+                Err(WriteError::RepoExists(did.to_string()))
+            }
+            Err(ApplyError::Storage(err)) => Err(WriteError::Store(err.into())),
+        }
+    }
+
+    /// Deletes the account's repository — head, commit chain, record index, blocks — and its earlier
+    /// events, and appends `#account` (inactive, `deleted`), all in one transaction, as the reference
+    /// PDS does when an account is deleted. Returns that event's sequence number.
+    pub async fn delete_repo(&self, did: &Did) -> Result<u64, StorageError> {
+        let _writer = self.write_lock.lock().await;
+        let _connection = self.lock.lock().await;
+        let tx = self
+            .conn
+            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
+            .await?;
+        let outcome = async {
+            for table in ["repo_root", "repo_commit", "record", "repo_block", "event"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE did = ?1"),
+                    [did.as_str()],
+                )
+                .await?;
+            }
+            let time = event_time();
+            let payload = account_event(did.as_str(), false, Some("deleted"), &time);
+            events::append(&tx, did.as_str(), EventKind::Account, &time, &payload).await
+        }
+        .await;
+        match outcome {
+            Ok(seq) => {
+                tx.commit().await?;
+                Ok(seq)
+            }
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    log::warn!("rolling back a failed repository deletion failed: {rollback}");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Applies `ops` to the account's repository as one commit: reads the head, builds the commit
+    /// and stores it, building it again on the new head when another writer moved it meanwhile.
+    /// `swap_commit`, when set, must be the head's commit (so a moved head fails with
+    /// [`WriteError::InvalidSwap`] rather than being retried).
+    pub async fn write(
+        &self,
+        did: &Did,
+        key: &Keypair,
+        ops: &[WriteOp],
+        swap_commit: Option<Cid>,
+    ) -> Result<CommitResult, WriteError> {
+        let _writer = self.write_lock.lock().await;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let head = self
+                .head(did.as_str())
+                .await
+                .map_err(|e| WriteError::Store(e.into()))?
+                .ok_or_else(|| WriteError::RepoNotFound(did.to_string()))?;
+            let blocks = self.blocks(did.as_str());
+            let prepared = prepare_commit(&blocks, did, key, Some(&head), ops, swap_commit).await?;
+            match self.apply(&prepared).await {
+                Ok(seq) => {
+                    return Ok(CommitResult {
+                        head: prepared.head(),
+                        seq,
+                        ops: prepared.ops,
+                        attempts: attempt,
+                    })
+                }
+                Err(ApplyError::HeadMoved) => {
+                    log::debug!(
+                        "head of {did} moved during a write (attempt {attempt}); rebuilding"
+                    );
+                    // A little jitter keeps racing nodes from meeting again at once.
+                    let pause = rand::random::<u64>() % (u64::from(attempt) * 4 + 1);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                Err(ApplyError::RepoExists) => return Err(WriteError::RepoExists(did.to_string())),
+                Err(ApplyError::Storage(err)) => return Err(WriteError::Store(err.into())),
+            }
+        }
+        Err(WriteError::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// The record `collection/rkey` of `did` from the index, with its bytes.
+    pub async fn get_record(
+        &self,
+        did: &str,
+        collection: &str,
+        rkey: &str,
+    ) -> Result<Option<(Cid, Bytes)>, StorageError> {
+        let _connection = self.lock.lock().await;
+        let mut rows = self
+            .conn
+            .query(
+                "SELECT r.rkey, r.cid, b.bytes FROM record r
+                 LEFT JOIN repo_block b ON b.did = r.did AND b.cid = r.cid
+                 WHERE r.did = ?1 AND r.collection = ?2 AND r.rkey = ?3",
+                (did, collection, rkey),
+            )
+            .await?;
+        match rows.next().await? {
+            Some(row) => {
+                let record = stored_record(&row)?;
+                Ok(Some((record.cid, record.bytes)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A page of a collection's records in record-key order: descending by default, ascending
+    /// when `reverse` (as `com.atproto.repo.listRecords`). `cursor` is the last record key of the
+    /// previous page; at most `limit` (and at most [`MAX_LIST`]) records are returned.
+    pub async fn list_records(
+        &self,
+        did: &str,
+        collection: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        reverse: bool,
+    ) -> Result<Vec<StoredRecord>, StorageError> {
+        let limit = limit.min(MAX_LIST);
+        let (compare, order) = if reverse { (">", "ASC") } else { ("<", "DESC") };
+        let cursor_clause = if cursor.is_some() {
+            format!("AND r.rkey {compare} ?4")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT r.rkey, r.cid, b.bytes FROM record r
+             LEFT JOIN repo_block b ON b.did = r.did AND b.cid = r.cid
+             WHERE r.did = ?1 AND r.collection = ?2 {cursor_clause}
+             ORDER BY r.rkey {order} LIMIT ?3"
+        );
+        let mut params = vec![
+            Value::Text(did.to_owned()),
+            Value::Text(collection.to_owned()),
+            Value::Integer(limit as i64),
+        ];
+        if let Some(cursor) = cursor {
+            params.push(Value::Text(cursor.to_owned()));
+        }
+        let _connection = self.lock.lock().await;
+        let mut rows = self.conn.query(&sql, params).await?;
+        let mut out = Vec::with_capacity(limit.min(128));
+        while let Some(row) = rows.next().await? {
+            out.push(stored_record(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// The collections that hold at least one record of `did`, in order. Each step is one index
+    /// seek, so the cost follows the number of collections, not of records.
+    pub async fn list_collections(&self, did: &str) -> Result<Vec<String>, StorageError> {
+        let _connection = self.lock.lock().await;
+        let mut rows = self
+            .conn
+            .query(
+                "WITH RECURSIVE c(name) AS (
+                     SELECT MIN(collection) FROM record WHERE did = ?1
+                     UNION ALL
+                     SELECT (SELECT MIN(collection) FROM record WHERE did = ?1 AND collection > c.name)
+                     FROM c WHERE c.name IS NOT NULL
+                 )
+                 SELECT name FROM c WHERE name IS NOT NULL",
+                [did],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(text(&row, 0, "record.collection")?);
+        }
+        Ok(out)
+    }
+}
+
+/// A `(rkey, cid, bytes)` row; a record whose block is missing is corruption.
+fn stored_record(row: &libsql::Row) -> Result<StoredRecord, StorageError> {
+    let rkey = text(row, 0, "record.rkey")?;
+    let cid = cid(row, 1, "record.cid")?;
+    let bytes = optional_blob(row, 2, "repo_block.bytes")?
+        .ok_or_else(|| StorageError::Corrupt(format!("record {rkey}: block {cid} is missing")))?;
+    Ok(StoredRecord {
+        rkey,
+        cid,
+        bytes: Bytes::from(bytes),
+    })
+}
