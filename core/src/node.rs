@@ -8,9 +8,10 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::config::Config;
 use crate::http::{self, NodeState};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{secrets, AccountStore, RepoStore, Storage, StorageError};
 
 /// Why a node could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum NodeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A secret is unusable (for example a `PDS_JWT_SECRET` that is too short).
+    #[error("{0}")]
+    Secret(String),
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
@@ -75,6 +79,24 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         source,
     })?;
     let storage = Storage::open_local(&config.database_path()).await?;
+    let jwt_secret = match &config.jwt_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => {
+            secrets::get_or_create(storage.connection(), "jwt_secret", || {
+                rand::random::<[u8; 32]>().to_vec()
+            })
+            .await?
+        }
+    };
+    let jwt_key =
+        JwtKey::new(&jwt_secret).map_err(|e| NodeError::Secret(format!("PDS_JWT_SECRET: {e}")))?;
+    let accounts = AccountStore::new(storage.connect().await?);
+    let sessions = SessionManager::new(
+        jwt_key,
+        SessionConfig::new(config.service_did()),
+        AccountStore::new(storage.connect().await?),
+    );
+    let repos = RepoStore::new(storage.connect().await?);
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -89,6 +111,9 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let state = Arc::new(NodeState {
         config: config.with_bound_port(local_addr.port()),
         storage,
+        accounts,
+        repos,
+        sessions,
         started_at_micros,
     });
     let app = http::router(state.clone());

@@ -72,3 +72,28 @@ impl From<crate::storage::StorageError> for XrpcError {
         XrpcError::internal(e)
     }
 }
+
+impl From<crate::auth::AuthError> for XrpcError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        if status.is_server_error() {
+            return XrpcError::internal(e);
+        }
+        XrpcError::new(status, e.xrpc_name(), e.xrpc_message())
+    }
+}
+
+impl From<crate::repo::writer::WriteError> for XrpcError {
+    fn from(e: crate::repo::writer::WriteError) -> Self {
+        use crate::repo::writer::WriteError;
+        if !e.is_client_error() {
+            return XrpcError::internal(e);
+        }
+        let name = match &e {
+            WriteError::InvalidSwap { .. } => "InvalidSwap",
+            WriteError::RepoNotFound(_) => "RepoNotFound",
+            _ => "InvalidRequest",
+        };
+        XrpcError::new(StatusCode::BAD_REQUEST, name, e.to_string())
+    }
+}

@@ -2,6 +2,7 @@
 //! shared [`AppState`], and the mapping of errors to XRPC responses ([`XrpcError`]). Handlers live in
 //! [`crate::xrpc`], one file per method; this room only wires them.
 
+pub mod auth;
 pub mod error;
 pub mod status_page;
 
@@ -13,8 +14,9 @@ use axum::{Json, Router};
 
 pub use error::XrpcError;
 
+use crate::auth::SessionManager;
 use crate::config::Config;
-use crate::storage::Storage;
+use crate::storage::{AccountStore, RepoStore, Storage};
 use crate::xrpc;
 
 /// What every handler can reach.
@@ -23,6 +25,12 @@ pub struct NodeState {
     pub config: Config,
     /// The database.
     pub storage: Storage,
+    /// Accounts, credentials and invite codes.
+    pub accounts: AccountStore,
+    /// Repositories: heads, records, commits and the event sequence.
+    pub repos: RepoStore,
+    /// Legacy session tokens.
+    pub sessions: SessionManager,
     /// When the node started, in microseconds since the epoch.
     pub started_at_micros: i64,
 }

@@ -82,6 +82,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "accounts, credentials and invite codes",
         sql: super::accounts::SCHEMA,
     },
+    // Secrets every node of a cluster shares when the environment does not give them.
+    Migration {
+        version: 4,
+        name: "cluster secrets",
+        sql: "CREATE TABLE cluster_secret (
+              name TEXT PRIMARY KEY NOT NULL,
+              value BLOB NOT NULL,
+              created_at INTEGER NOT NULL
+          ) WITHOUT ROWID;",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 mod migrations;
 pub mod repo_store;
+pub mod secrets;
 
 use std::path::Path;
 use std::time::Duration;
