@@ -7,10 +7,13 @@
 //! - [`crypto`]: k256 / p256 keys, `did:key`, low-S signatures.
 //! - [`repo`]: the repository format: DAG-CBOR data model, CIDs, the Merkle Search Tree, signed commits,
 //!   CAR files and proofs, over a [`repo::BlockStore`].
+//! - [`identity`]: did:plc operations and the PLC directory client, DID documents, did:web and handle
+//!   resolution.
 //! - [`storage`]: libSQL-backed storage.
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod identity;
 pub mod repo;
 pub mod storage;
 pub mod syntax;
