@@ -14,7 +14,6 @@ use super::error::{excerpt, IdentityError};
 use super::plc::{
     ATPROTO_PDS_SERVICE, ATPROTO_VERIFICATION_METHOD, HANDLE_URI_PREFIX, PDS_SERVICE_TYPE,
 };
-use super::plc_builder::check_endpoint;
 use crate::crypto::PublicKey;
 use crate::syntax::{Did, Handle};
 
@@ -172,13 +171,14 @@ impl DidDocument {
     }
 
     /// The PDS URL: the endpoint of the first service named `atproto_pds` of type
-    /// `AtprotoPersonalDataServer` whose endpoint is an http(s) URL of a host alone.
+    /// `AtprotoPersonalDataServer` whose endpoint is an http(s) URL with a host. (Reading is as lenient
+    /// as the reference implementation; the operations this crate writes hold the host alone.)
     pub fn pds_endpoint(&self) -> Option<&str> {
         self.services.iter().find_map(|service| {
             let endpoint = service.endpoint.as_deref()?;
             (self.names(&service.id, ATPROTO_PDS_SERVICE)
                 && service.service_type == PDS_SERVICE_TYPE
-                && check_endpoint(endpoint).is_ok())
+                && is_http_url(endpoint))
             .then_some(endpoint)
         })
     }
@@ -188,6 +188,13 @@ impl DidDocument {
         let fragment = id.strip_prefix(self.id.as_str()).unwrap_or(id);
         fragment.strip_prefix('#') == Some(name)
     }
+}
+
+/// Whether `text` is an absolute http(s) URL with a host.
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 fn malformed(reason: impl Into<String>) -> IdentityError {
@@ -321,6 +328,7 @@ mod tests {
             {"id": "#atproto_pds", "type": "Other", "serviceEndpoint": "https://wrong.test"},
             {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": {"origins": []}},
             {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "ftp://wrong.test"},
+            {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "not a url"},
             {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "https://pds.test:8443"},
             {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "https://later.test"}
         ]);

@@ -175,7 +175,7 @@ fn check_signer(allowed: &[String], signer: &Keypair) -> Result<(), IdentityErro
 
 /// Checks a PDS endpoint: an absolute http(s) URL of a host, with nothing but an optional port and
 /// `/` path — no credentials, path prefix, query or fragment.
-pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), IdentityError> {
+fn check_endpoint(endpoint: &str) -> Result<(), IdentityError> {
     let bad = |reason| IdentityError::InvalidUrl {
         url: excerpt(endpoint),
         reason,
