@@ -21,6 +21,7 @@ pub mod http;
 pub mod plc;
 pub mod plc_builder;
 pub mod plc_client;
+mod plc_json;
 pub mod plc_log;
 pub mod resolver;
 

@@ -9,7 +9,8 @@
 //! DID is `did:plc:` followed by the first 24 characters of the lowercase base32 of the SHA-256 of
 //! the signed genesis operation's DAG-CBOR.
 //!
-//! Building operations for an account is in `plc_builder.rs`, verifying a whole log in `plc_log.rs`.
+//! The JSON wire form is parsed in `plc_json.rs`; building operations for an account is in
+//! `plc_builder.rs`, verifying a whole log in `plc_log.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,9 +18,10 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ipld_core::ipld::Ipld;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::{excerpt, IdentityError};
+use super::plc_json;
 use crate::crypto::{Keypair, PublicKey, SIGNATURE_LEN};
 use crate::repo::cbor;
 use crate::repo::cid::{cid_for_cbor, cid_from_str, sha256, Cid};
@@ -40,29 +42,9 @@ pub const PDS_SERVICE_TYPE: &str = "AtprotoPersonalDataServer";
 /// The scheme prefix of handle entries in `alsoKnownAs`.
 pub const HANDLE_URI_PREFIX: &str = "at://";
 
-const TYPE_OPERATION: &str = "plc_operation";
-const TYPE_TOMBSTONE: &str = "plc_tombstone";
-const TYPE_LEGACY_CREATE: &str = "create";
-
-const OPERATION_FIELDS: [&str; 7] = [
-    "type",
-    "rotationKeys",
-    "verificationMethods",
-    "alsoKnownAs",
-    "services",
-    "prev",
-    "sig",
-];
-const TOMBSTONE_FIELDS: [&str; 3] = ["type", "prev", "sig"];
-const LEGACY_FIELDS: [&str; 7] = [
-    "type",
-    "signingKey",
-    "recoveryKey",
-    "handle",
-    "service",
-    "prev",
-    "sig",
-];
+pub(super) const TYPE_OPERATION: &str = "plc_operation";
+pub(super) const TYPE_TOMBSTONE: &str = "plc_tombstone";
+pub(super) const TYPE_LEGACY_CREATE: &str = "create";
 
 /// The lowercase RFC 4648 base32 alphabet.
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -374,10 +356,7 @@ impl SignedOperation {
     /// The previous operation's CID, parsed. `Ok(None)` for a genesis operation.
     pub fn prev_cid(&self) -> Result<Option<Cid>, IdentityError> {
         self.prev()
-            .map(|prev| {
-                cid_from_str(prev)
-                    .map_err(|e| IdentityError::MalformedOperation(format!("prev: {e}")))
-            })
+            .map(|prev| cid_from_str(prev).map_err(|e| plc_json::malformed(format!("prev: {e}"))))
             .transpose()
     }
 
@@ -415,23 +394,8 @@ impl SignedOperation {
     /// present with its type (`prev: null` included), unknown fields are refused, `prev` must be a
     /// CID and `sig` a well-formed signature, and the whole must fit [`MAX_OPERATION_BYTES`].
     pub fn from_json(value: &Value) -> Result<SignedOperation, IdentityError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| malformed("not a JSON object"))?;
-        let kind = text(obj, "type")?;
-        let (fields, op): (&[&str], _) = match kind {
-            TYPE_OPERATION => (&OPERATION_FIELDS, parse_operation(obj)?),
-            TYPE_TOMBSTONE => (&TOMBSTONE_FIELDS, parse_tombstone(obj)?),
-            TYPE_LEGACY_CREATE => (&LEGACY_FIELDS, parse_legacy(obj)?),
-            other => return Err(malformed(format!("unknown type {:?}", excerpt(other)))),
-        };
-        if let Some(extra) = obj.keys().find(|key| !fields.contains(&key.as_str())) {
-            return Err(malformed(format!("unknown field {:?}", excerpt(extra))));
-        }
-        let signed = SignedOperation {
-            op,
-            sig: text(obj, "sig")?.to_owned(),
-        };
+        let (op, sig) = plc_json::parse(value)?;
+        let signed = SignedOperation { op, sig };
         signed.signature()?;
         signed.prev_cid()?;
         signed.to_cbor()?;
@@ -440,8 +404,8 @@ impl SignedOperation {
 
     /// Parses an operation from JSON bytes (see [`SignedOperation::from_json`]).
     pub fn from_slice(bytes: &[u8]) -> Result<SignedOperation, IdentityError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| plc_json::malformed(format!("not JSON: {e}")))?;
         SignedOperation::from_json(&value)
     }
 }
@@ -504,105 +468,6 @@ fn base32_lower(bytes: &[u8]) -> String {
         push(buffer << (5 - bits));
     }
     out
-}
-
-fn malformed(reason: impl Into<String>) -> IdentityError {
-    IdentityError::MalformedOperation(reason.into())
-}
-
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a Value, IdentityError> {
-    obj.get(name)
-        .ok_or_else(|| malformed(format!("missing field {name:?}")))
-}
-
-fn text<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, IdentityError> {
-    field(obj, name)?
-        .as_str()
-        .ok_or_else(|| malformed(format!("{name} is not a string")))
-}
-
-fn text_list(obj: &Map<String, Value>, name: &str) -> Result<Vec<String>, IdentityError> {
-    let items = field(obj, name)?
-        .as_array()
-        .ok_or_else(|| malformed(format!("{name} is not an array")))?;
-    items
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| malformed(format!("{name} holds a non-string")))
-        })
-        .collect()
-}
-
-fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, IdentityError> {
-    value
-        .as_object()
-        .ok_or_else(|| malformed(format!("{name} is not an object")))
-}
-
-/// `prev` of a regular operation: present, and a string or null.
-fn nullable_prev(obj: &Map<String, Value>) -> Result<Option<String>, IdentityError> {
-    match field(obj, "prev")? {
-        Value::Null => Ok(None),
-        Value::String(prev) => Ok(Some(prev.clone())),
-        _ => Err(malformed("prev is neither a string nor null")),
-    }
-}
-
-fn parse_operation(obj: &Map<String, Value>) -> Result<UnsignedOperation, IdentityError> {
-    let verification_methods = object(field(obj, "verificationMethods")?, "verificationMethods")?
-        .iter()
-        .map(|(id, key)| {
-            key.as_str()
-                .map(|key| (id.clone(), key.to_owned()))
-                .ok_or_else(|| malformed("verificationMethods holds a non-string"))
-        })
-        .collect::<Result<_, _>>()?;
-    let services = object(field(obj, "services")?, "services")?
-        .iter()
-        .map(|(id, service)| {
-            let service = object(service, "a service")?;
-            if let Some(extra) = service.keys().find(|k| *k != "type" && *k != "endpoint") {
-                return Err(malformed(format!(
-                    "unknown service field {:?}",
-                    excerpt(extra)
-                )));
-            }
-            let entry = PlcService {
-                service_type: text(service, "type")?.to_owned(),
-                endpoint: text(service, "endpoint")?.to_owned(),
-            };
-            Ok((id.clone(), entry))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(UnsignedOperation::Operation {
-        data: PlcData {
-            rotation_keys: text_list(obj, "rotationKeys")?,
-            verification_methods,
-            also_known_as: text_list(obj, "alsoKnownAs")?,
-            services,
-        },
-        prev: nullable_prev(obj)?,
-    })
-}
-
-fn parse_tombstone(obj: &Map<String, Value>) -> Result<UnsignedOperation, IdentityError> {
-    Ok(UnsignedOperation::Tombstone {
-        prev: text(obj, "prev")?.to_owned(),
-    })
-}
-
-fn parse_legacy(obj: &Map<String, Value>) -> Result<UnsignedOperation, IdentityError> {
-    if !field(obj, "prev")?.is_null() {
-        return Err(malformed("a legacy create operation must have prev: null"));
-    }
-    Ok(UnsignedOperation::LegacyCreate {
-        signing_key: text(obj, "signingKey")?.to_owned(),
-        recovery_key: text(obj, "recoveryKey")?.to_owned(),
-        handle: text(obj, "handle")?.to_owned(),
-        service: text(obj, "service")?.to_owned(),
-    })
 }
 
 #[cfg(test)]
@@ -773,83 +638,6 @@ mod tests {
             "type, prev and sig only: {json}"
         );
         assert_eq!(SignedOperation::from_json(&json).unwrap(), op);
-    }
-
-    #[test]
-    fn malformed_operations_are_refused() {
-        let good = bsky_genesis();
-        let edit = |f: &dyn Fn(&mut Map<String, Value>)| {
-            let mut value = good.clone();
-            f(value.as_object_mut().unwrap());
-            SignedOperation::from_json(&value)
-        };
-        let cases: Vec<(&str, Result<SignedOperation, IdentityError>)> = vec![
-            ("not an object", SignedOperation::from_json(&json!([1, 2]))),
-            ("no type", edit(&|o| drop(o.remove("type")))),
-            (
-                "unknown type",
-                edit(&|o| drop(o.insert("type".into(), json!("plc_x")))),
-            ),
-            (
-                "type not a string",
-                edit(&|o| drop(o.insert("type".into(), json!(1)))),
-            ),
-            ("no prev", edit(&|o| drop(o.remove("prev")))),
-            (
-                "prev a number",
-                edit(&|o| drop(o.insert("prev".into(), json!(7)))),
-            ),
-            (
-                "prev not a CID",
-                edit(&|o| drop(o.insert("prev".into(), json!("bafy")))),
-            ),
-            ("no sig", edit(&|o| drop(o.remove("sig")))),
-            (
-                "unknown field",
-                edit(&|o| drop(o.insert("extra".into(), json!("x")))),
-            ),
-            (
-                "rotation keys not strings",
-                edit(&|o| drop(o.insert("rotationKeys".into(), json!([1])))),
-            ),
-            (
-                "aka not an array",
-                edit(&|o| drop(o.insert("alsoKnownAs".into(), json!("at://a.test")))),
-            ),
-            (
-                "verification method not a string",
-                edit(&|o| drop(o.insert("verificationMethods".into(), json!({"atproto": {}})))),
-            ),
-            (
-                "service without endpoint",
-                edit(&|o| drop(o.insert("services".into(), json!({"x": {"type": "t"}})))),
-            ),
-            (
-                "service with extra field",
-                edit(&|o| {
-                    drop(o.insert(
-                        "services".into(),
-                        json!({"x": {"type": "t", "endpoint": "e", "more": 1}}),
-                    ))
-                }),
-            ),
-        ];
-        for (name, result) in cases {
-            assert!(
-                matches!(result, Err(IdentityError::MalformedOperation(_))),
-                "{name}: {result:?}"
-            );
-        }
-        let legacy_with_prev = json!({
-            "type": "create", "signingKey": "a", "recoveryKey": "b", "handle": "c",
-            "service": "d", "prev": BSKY_GENESIS_CID, "sig": good["sig"].clone()
-        });
-        assert!(matches!(
-            SignedOperation::from_json(&legacy_with_prev),
-            Err(IdentityError::MalformedOperation(_))
-        ));
-        assert!(SignedOperation::from_slice(b"{").is_err());
-        assert!(SignedOperation::from_slice(&[0xff; 8]).is_err());
     }
 
     #[test]
