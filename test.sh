@@ -16,5 +16,6 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+npm ci --prefix e2e --no-audit --no-fund
 echo "== rust tests"
 cargo test --workspace --locked

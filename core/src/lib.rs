@@ -7,6 +7,8 @@
 //! - [`crypto`]: k256 / p256 keys, `did:key`, low-S signatures.
 //! - [`repo`]: the repository format: DAG-CBOR data model, CIDs, the Merkle Search Tree, signed commits,
 //!   CAR files and proofs, over a [`repo::BlockStore`].
+//! - [`identity`]: did:plc operations and the PLC directory client, DID documents, did:web and handle
+//!   resolution.
 //! - [`storage`]: libSQL-backed storage.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod identity;
 pub mod node;
 pub mod repo;
 pub mod storage;
