@@ -4,12 +4,13 @@
 
 pub mod auth;
 pub mod error;
+pub mod json_body;
 pub mod status_page;
 
 use std::sync::Arc;
 
 use axum::extract::OriginalUri;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 pub use error::XrpcError;
@@ -46,6 +47,34 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/xrpc/com.atproto.server.describeServer",
             get(xrpc::server::describe_server::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createSession",
+            post(xrpc::server::create_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.getSession",
+            get(xrpc::server::get_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.refreshSession",
+            post(xrpc::server::refresh_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deleteSession",
+            post(xrpc::server::delete_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createAppPassword",
+            post(xrpc::server::create_app_password::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.listAppPasswords",
+            get(xrpc::server::list_app_passwords::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.revokeAppPassword",
+            post(xrpc::server::revoke_app_password::handle),
         )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
