@@ -29,8 +29,7 @@ struct Harness {
 impl Harness {
     async fn start() -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".to_string())).unwrap();
+        let mut config = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".to_string())).unwrap();
         config.data_directory = dir.path().to_path_buf();
         let node = node::start(config).await.unwrap();
         let harness = Harness { _dir: dir, node };
@@ -127,8 +126,13 @@ impl Harness {
     }
 
     async fn refresh(&self, token: &str) -> Response {
-        self.call("POST", "com.atproto.server.refreshSession", Some(token), None)
-            .await
+        self.call(
+            "POST",
+            "com.atproto.server.refreshSession",
+            Some(token),
+            None,
+        )
+        .await
     }
 
     async fn app_password_names(&self, did: &str) -> Vec<String> {
@@ -147,6 +151,9 @@ impl Harness {
         self.node.stop().await.unwrap();
     }
 }
+
+/// A request body as sent: content type and bytes.
+type RawBody = Option<(&'static str, Vec<u8>)>;
 
 /// Asserts an XRPC error response.
 fn assert_error(res: &Response, status: u16, name: &str) {
@@ -354,7 +361,13 @@ async fn app_passwords_are_created_listed_used_with_a_restricted_scope_and_revok
 
     // An app-password session gets the restricted scope and cannot manage app passwords.
     let (app_access, app_refresh) = h.session("alice.test", &app_password).await;
-    let scope = h.node.state.sessions.verify_access(&app_access).unwrap().scope;
+    let scope = h
+        .node
+        .state
+        .sessions
+        .verify_access(&app_access)
+        .unwrap()
+        .scope;
     assert_eq!(scope, AuthScope::AppPass);
     assert_eq!(h.get_session(&app_access).await.status, 200);
     let refused = [
@@ -514,18 +527,27 @@ async fn taken_down_and_deactivated_accounts_report_their_status() {
 async fn malformed_bodies_are_invalid_requests() {
     let h = Harness::start().await;
     let login = "com.atproto.server.createSession";
-    let cases: Vec<(Option<(&'static str, Vec<u8>)>, &str)> = vec![
+    let cases: Vec<(RawBody, &str)> = vec![
         (
             Some(("application/json", b"{\"identifier\":".to_vec())),
             "Malformed",
         ),
-        (Some(("application/json", b"not json".to_vec())), "Malformed"),
         (
-            Some(("text/plain", b"{\"identifier\":\"a\",\"password\":\"b\"}".to_vec())),
+            Some(("application/json", b"not json".to_vec())),
+            "Malformed",
+        ),
+        (
+            Some((
+                "text/plain",
+                b"{\"identifier\":\"a\",\"password\":\"b\"}".to_vec(),
+            )),
             "Content-Type",
         ),
         (
-            Some(("application/json", b"{\"identifier\":\"alice.test\"}".to_vec())),
+            Some((
+                "application/json",
+                b"{\"identifier\":\"alice.test\"}".to_vec(),
+            )),
             "password",
         ),
         (
@@ -666,6 +688,27 @@ async fn missing_or_malformed_authorization_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_http_methods_are_invalid_requests() {
+    let h = Harness::start().await;
+    let res = h
+        .send("GET", "com.atproto.server.createSession", None, None)
+        .await;
+    assert_error(&res, 400, "InvalidRequest");
+    assert!(res.json()["message"].as_str().unwrap().contains("POST"));
+    let res = h
+        .call(
+            "POST",
+            "com.atproto.server.getSession",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    assert_error(&res, 400, "InvalidRequest");
+    assert!(res.json()["message"].as_str().unwrap().contains("GET"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsigned_and_tampered_tokens_are_refused() {
     let h = Harness::start().await;
     let (access, refresh) = h.session("alice.test", PASSWORD).await;
@@ -691,7 +734,13 @@ async fn unsigned_and_tampered_tokens_are_refused() {
     bad_sig[last] = if bad_sig[last] == b'A' { b'B' } else { b'A' };
     let bad_sig = String::from_utf8(bad_sig).unwrap();
 
-    for token in [&unsigned, &unsigned_with_sig, &tampered, &extended, &bad_sig] {
+    for token in [
+        &unsigned,
+        &unsigned_with_sig,
+        &tampered,
+        &extended,
+        &bad_sig,
+    ] {
         assert_error(&h.get_session(token).await, 400, "InvalidToken");
         assert_error(
             &h.call(

@@ -10,7 +10,9 @@ pub mod status_page;
 use std::sync::Arc;
 
 use axum::extract::OriginalUri;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 
 pub use error::XrpcError;
@@ -50,31 +52,31 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/xrpc/com.atproto.server.createSession",
-            post(xrpc::server::create_session::handle),
+            procedure(xrpc::server::create_session::handle),
         )
         .route(
             "/xrpc/com.atproto.server.getSession",
-            get(xrpc::server::get_session::handle),
+            query(xrpc::server::get_session::handle),
         )
         .route(
             "/xrpc/com.atproto.server.refreshSession",
-            post(xrpc::server::refresh_session::handle),
+            procedure(xrpc::server::refresh_session::handle),
         )
         .route(
             "/xrpc/com.atproto.server.deleteSession",
-            post(xrpc::server::delete_session::handle),
+            procedure(xrpc::server::delete_session::handle),
         )
         .route(
             "/xrpc/com.atproto.server.createAppPassword",
-            post(xrpc::server::create_app_password::handle),
+            procedure(xrpc::server::create_app_password::handle),
         )
         .route(
             "/xrpc/com.atproto.server.listAppPasswords",
-            get(xrpc::server::list_app_passwords::handle),
+            query(xrpc::server::list_app_passwords::handle),
         )
         .route(
             "/xrpc/com.atproto.server.revokeAppPassword",
-            post(xrpc::server::revoke_app_password::handle),
+            procedure(xrpc::server::revoke_app_password::handle),
         )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
@@ -84,6 +86,30 @@ pub fn router(state: AppState) -> Router {
 /// GET `/xrpc/_health`.
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// The route of an XRPC query: GET (and HEAD); other methods get 400 `InvalidRequest`.
+fn query<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    get(handler).fallback(|method: Method| async move { wrong_method(&method, "GET") })
+}
+
+/// The route of an XRPC procedure: POST; other methods get 400 `InvalidRequest`.
+fn procedure<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    post(handler).fallback(|method: Method| async move { wrong_method(&method, "POST") })
+}
+
+fn wrong_method(method: &Method, expected: &str) -> XrpcError {
+    XrpcError::invalid_request(format!(
+        "Incorrect HTTP method ({method}) expected {expected}"
+    ))
 }
 
 async fn unknown_method(axum::extract::Path(method): axum::extract::Path<String>) -> XrpcError {
