@@ -4,12 +4,15 @@
 
 pub mod auth;
 pub mod error;
+pub mod json_body;
 pub mod status_page;
 
 use std::sync::Arc;
 
 use axum::extract::OriginalUri;
-use axum::routing::get;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 
 pub use error::XrpcError;
@@ -47,6 +50,34 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.server.describeServer",
             get(xrpc::server::describe_server::handle),
         )
+        .route(
+            "/xrpc/com.atproto.server.createSession",
+            procedure(xrpc::server::create_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.getSession",
+            query(xrpc::server::get_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.refreshSession",
+            procedure(xrpc::server::refresh_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deleteSession",
+            procedure(xrpc::server::delete_session::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createAppPassword",
+            procedure(xrpc::server::create_app_password::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.listAppPasswords",
+            query(xrpc::server::list_app_passwords::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.revokeAppPassword",
+            procedure(xrpc::server::revoke_app_password::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
         .with_state(state)
@@ -55,6 +86,30 @@ pub fn router(state: AppState) -> Router {
 /// GET `/xrpc/_health`.
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// The route of an XRPC query: GET (and HEAD); other methods get 400 `InvalidRequest`.
+fn query<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    get(handler).fallback(|method: Method| async move { wrong_method(&method, "GET") })
+}
+
+/// The route of an XRPC procedure: POST; other methods get 400 `InvalidRequest`.
+fn procedure<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    post(handler).fallback(|method: Method| async move { wrong_method(&method, "POST") })
+}
+
+fn wrong_method(method: &Method, expected: &str) -> XrpcError {
+    XrpcError::invalid_request(format!(
+        "Incorrect HTTP method ({method}) expected {expected}"
+    ))
 }
 
 async fn unknown_method(axum::extract::Path(method): axum::extract::Path<String>) -> XrpcError {

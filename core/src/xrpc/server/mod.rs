@@ -1,3 +1,45 @@
 //! `com.atproto.server.*`: the server's description, accounts and sessions.
 
+pub mod create_app_password;
+pub mod create_session;
+pub mod delete_session;
 pub mod describe_server;
+pub mod get_session;
+pub mod list_app_passwords;
+pub mod refresh_session;
+pub mod revoke_app_password;
+
+use serde_json::{Map, Value};
+
+use crate::http::XrpcError;
+use crate::storage::{Account, AccountStatus};
+use crate::syntax::format_datetime;
+
+/// The account fields the session methods share (`did`, `handle`, `email`, `emailConfirmed`,
+/// `active`, and `status` when the account is not active), as the reference PDS reports them.
+fn account_fields(account: &Account) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("did".into(), Value::from(account.did.clone()));
+    fields.insert("handle".into(), Value::from(account.handle.clone()));
+    if let Some(email) = &account.email {
+        fields.insert("email".into(), Value::from(email.clone()));
+    }
+    fields.insert(
+        "emailConfirmed".into(),
+        Value::from(account.email_confirmed_at.is_some()),
+    );
+    let status = account.status();
+    fields.insert(
+        "active".into(),
+        Value::from(status == AccountStatus::Active),
+    );
+    if status != AccountStatus::Active {
+        fields.insert("status".into(), Value::from(status.as_str()));
+    }
+    fields
+}
+
+/// An instant in whole seconds since the epoch as a Lexicon `datetime`.
+fn datetime_from_secs(secs: i64) -> Result<String, XrpcError> {
+    format_datetime(secs.saturating_mul(1_000_000)).map_err(XrpcError::internal)
+}

@@ -1,0 +1,49 @@
+//! `com.atproto.server.createSession`: log in with a handle, email or DID and the account password
+//! or an app password, and receive a legacy session (access and refresh JWTs).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::account_fields;
+use crate::auth::{login, AuthError};
+use crate::http::json_body::JsonBody;
+use crate::http::{AppState, XrpcError};
+
+/// The input, per the Lexicon.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    /// A handle, an email address or a DID.
+    pub identifier: String,
+    /// The account password or an app password.
+    pub password: String,
+    /// A code sent by email when the account uses it as a second factor (not offered here yet).
+    #[serde(default)]
+    pub auth_factor_token: Option<String>,
+    /// Whether a taken-down account may still open a (restricted) session.
+    #[serde(default)]
+    pub allow_takendown: Option<bool>,
+}
+
+/// POST handler. A wrong identifier or password is 401 `AuthenticationRequired`; a taken-down
+/// account is 401 `AccountTakedown` unless `allowTakendown` is set. App-password logins get the
+/// app-password scope.
+pub async fn handle(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<Input>,
+) -> Result<Json<Value>, XrpcError> {
+    let found = login(&state.accounts, &input.identifier, &input.password).await?;
+    if found.account.is_taken_down() && input.allow_takendown != Some(true) {
+        return Err(AuthError::AccountTakedown.into());
+    }
+    let session = state
+        .sessions
+        .create_session(&found.account, found.app_password.as_ref())
+        .await?;
+    let mut body = account_fields(&found.account);
+    body.insert("accessJwt".into(), Value::from(session.access_jwt));
+    body.insert("refreshJwt".into(), Value::from(session.refresh_jwt));
+    Ok(Json(Value::Object(body)))
+}
