@@ -8,8 +8,9 @@ pub mod status_page;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 pub use error::XrpcError;
@@ -47,9 +48,31 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.server.describeServer",
             get(xrpc::server::describe_server::handle),
         )
+        // com.atproto.repo.* and com.atproto.sync.*
+        .route(
+            "/xrpc/com.atproto.repo.createRecord",
+            post(xrpc::repo::create_record::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.getRecord",
+            get(xrpc::repo::get_record::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getLatestCommit",
+            get(xrpc::sync::get_latest_commit::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRepo",
+            get(xrpc::sync::get_repo::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The body limit of the record-writing methods.
+fn body_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(xrpc::repo::input::MAX_BODY_BYTES)
 }
 
 /// GET `/xrpc/_health`.

@@ -36,11 +36,25 @@ pub fn request(
     path: &str,
     body: Option<(&str, &[u8])>,
 ) -> Response {
+    request_with_headers(addr, method, path, &[], body)
+}
+
+/// [`request`] with extra headers, such as `Authorization`.
+pub fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         req.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n",

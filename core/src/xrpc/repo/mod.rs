@@ -1,0 +1,7 @@
+//! `com.atproto.repo.*`: reading and writing the records of a repository.
+
+pub mod account;
+pub mod create_record;
+pub mod get_record;
+pub mod input;
+pub mod record;

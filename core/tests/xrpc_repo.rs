@@ -1,0 +1,312 @@
+//! The `com.atproto.repo.*` and `com.atproto.sync.*` endpoints over HTTP: writes by the owner land,
+//! reads see them, the repository exports as a CAR that verifies, and bad input changes nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::http::{request_with_headers, Response};
+use pocketpds_core::auth::{create_account, CreateAccount};
+use pocketpds_core::config::Config;
+use pocketpds_core::crypto::{Algorithm, Keypair};
+use pocketpds_core::node::RunningNode;
+use pocketpds_core::repo::car::{import_car, CarLimits};
+use pocketpds_core::repo::MemoryBlockStore;
+use pocketpds_core::storage::Announce;
+use pocketpds_core::syntax::Did;
+use serde_json::{json, Value};
+
+struct Fixture {
+    node: RunningNode,
+    _dir: tempfile::TempDir,
+    did: String,
+    key: Keypair,
+    token: String,
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut c = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".to_string())).unwrap();
+    c.data_directory = dir.to_path_buf();
+    c
+}
+
+async fn account(node: &RunningNode, did: &str, handle: &str) -> (Keypair, String) {
+    let state = &node.state;
+    let key = Keypair::generate(Algorithm::K256).unwrap();
+    let account = create_account(
+        &state.accounts,
+        &CreateAccount {
+            did,
+            handle,
+            email: None,
+            password: "correct horse battery staple",
+            signing_key: &key,
+            invite_code: None,
+            invite_required: false,
+            deactivated: false,
+        },
+        state.sessions.now(),
+    )
+    .await
+    .unwrap();
+    state
+        .repos
+        .create_repo(
+            &Did::parse(did).unwrap(),
+            &key,
+            Announce::NewAccount {
+                handle: Some(handle),
+            },
+        )
+        .await
+        .unwrap();
+    let session = state.sessions.create_session(&account, None).await.unwrap();
+    (key, session.access_jwt)
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let node = pocketpds_core::node::start(config(dir.path()))
+        .await
+        .unwrap();
+    let did = "did:plc:alicealicealicealice00".to_string();
+    let (key, token) = account(&node, &did, "alice.test").await;
+    Fixture {
+        node,
+        _dir: dir,
+        did,
+        key,
+        token,
+    }
+}
+
+impl Fixture {
+    fn addr(&self) -> SocketAddr {
+        self.node.local_addr
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        let (addr, path) = (self.addr(), path.to_owned());
+        tokio::task::spawn_blocking(move || request_with_headers(addr, "GET", &path, &[], None))
+            .await
+            .unwrap()
+    }
+
+    async fn post_as(&self, token: Option<&str>, method: &str, body: Vec<u8>) -> Response {
+        let addr = self.addr();
+        let path = format!("/xrpc/{method}");
+        let auth = token.map(|t| format!("Bearer {t}"));
+        tokio::task::spawn_blocking(move || {
+            let headers: Vec<(&str, &str)> = auth
+                .as_deref()
+                .map(|a| vec![("Authorization", a)])
+                .unwrap_or_default();
+            request_with_headers(
+                addr,
+                "POST",
+                &path,
+                &headers,
+                Some(("application/json", &body)),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn post(&self, method: &str, body: Value) -> Response {
+        let token = self.token.clone();
+        self.post_as(Some(&token), method, body.to_string().into_bytes())
+            .await
+    }
+
+    async fn head(&self) -> Value {
+        let r = self
+            .get(&format!(
+                "/xrpc/com.atproto.sync.getLatestCommit?did={}",
+                self.did
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_records_can_be_read_back() {
+    let f = fixture().await;
+    let created = f
+        .post(
+            "com.atproto.repo.createRecord",
+            json!({"repo": f.did, "collection": "app.bsky.feed.post",
+                   "record": {"$type": "app.bsky.feed.post", "text": "hello", "createdAt": "2024-01-01T00:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let c = created.json();
+    let uri = c["uri"].as_str().unwrap();
+    assert!(uri.starts_with(&format!("at://{}/app.bsky.feed.post/", f.did)));
+    assert_eq!(c["validationStatus"], "unknown");
+    assert!(c["commit"]["cid"].is_string() && c["commit"]["rev"].is_string());
+    let rkey = uri.rsplit('/').next().unwrap();
+
+    // By handle, with an explicit rkey and no $type (filled in from the collection).
+    let by_handle = f
+        .post(
+            "com.atproto.repo.createRecord",
+            json!({"repo": "alice.test", "collection": "app.bsky.feed.post", "rkey": "self",
+                   "record": {"text": "second"}}),
+        )
+        .await;
+    assert_eq!(by_handle.status, 200, "{}", by_handle.text());
+
+    let got = f
+        .get(&format!(
+            "/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey={rkey}",
+            f.did
+        ))
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let g = got.json();
+    assert_eq!(g["uri"], uri);
+    assert_eq!(g["cid"], c["cid"]);
+    assert_eq!(g["value"]["text"], "hello");
+    let second = f
+        .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.feed.post&rkey=self")
+        .await
+        .json();
+    assert_eq!(second["value"]["$type"], "app.bsky.feed.post");
+
+    let missing = f
+        .get(&format!(
+            "/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey=nothere",
+            f.did
+        ))
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json()["error"], "RecordNotFound");
+    assert_eq!(f.head().await["cid"], by_handle.json()["commit"]["cid"]);
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_writes_are_refused_and_change_nothing() {
+    let f = fixture().await;
+    let before = f.head().await;
+    let post = |record: Value| json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": record});
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (post(json!({"$type": "app.bsky.feed.like"})).to_string().into_bytes(), 400, "InvalidRequest"),
+        (post(json!([1, 2])).to_string().into_bytes(), 400, "InvalidRequest"),
+        (post(json!({"n": 1.5})).to_string().into_bytes(), 400, "InvalidRequest"),
+        (
+            json!({"repo": f.did, "collection": "not an nsid", "record": {}}).to_string().into_bytes(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "rkey": "..", "record": {}})
+                .to_string()
+                .into_bytes(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            json!({"repo": "did:plc:nobodynobodynobody0000", "collection": "app.bsky.feed.post", "record": {}})
+                .to_string()
+                .into_bytes(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            json!({"repo": "did:nope", "collection": "app.bsky.feed.post", "record": {}})
+                .to_string()
+                .into_bytes(),
+            400,
+            "InvalidRequest",
+        ),
+        (b"{not json".to_vec(), 400, "InvalidRequest"),
+        (b"{}".to_vec(), 400, "InvalidRequest"),
+        (
+            post(json!({"text": "x".repeat(2 << 20)})).to_string().into_bytes(),
+            413,
+            "PayloadTooLarge",
+        ),
+        (
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {},
+                   "swapCommit": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
+            .to_string()
+            .into_bytes(),
+            400,
+            "InvalidSwap",
+        ),
+    ];
+    for (body, status, error) in cases {
+        let r = f
+            .post_as(Some(&f.token), "com.atproto.repo.createRecord", body)
+            .await;
+        assert_eq!(r.status, status, "{}", r.text());
+        assert_eq!(r.json()["error"], error, "{}", r.text());
+    }
+    let anonymous = f
+        .post_as(
+            None,
+            "com.atproto.repo.createRecord",
+            post(json!({})).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(f.head().await, before);
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_writes_to_another_accounts_repository() {
+    let f = fixture().await;
+    let (_, bob_token) = account(&f.node, "did:plc:bobbobbobbobbobbobbob000", "bob.test").await;
+    let before = f.head().await;
+    let r = f
+        .post_as(
+            Some(&bob_token),
+            "com.atproto.repo.createRecord",
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {"text": "mine now"}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json()["error"], "AuthenticationRequired");
+    assert_eq!(f.head().await, before);
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exported_repository_verifies_against_the_account_key() {
+    let f = fixture().await;
+    for i in 0..5 {
+        let r = f
+            .post(
+                "com.atproto.repo.createRecord",
+                json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {"text": format!("post {i}")}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let head = f.head().await;
+    let car = f
+        .get(&format!("/xrpc/com.atproto.sync.getRepo?did={}", f.did))
+        .await;
+    assert_eq!(car.status, 200, "{}", car.text());
+    assert_eq!(car.header("content-type"), Some("application/vnd.ipld.car"));
+    let store = MemoryBlockStore::new();
+    let verified = import_car(
+        &car.body[..],
+        CarLimits::default(),
+        &store,
+        &f.did,
+        &f.key.public_key(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(verified.records, 5);
+    assert_eq!(verified.commit_cid.to_string(), head["cid"]);
+    f.node.stop().await.unwrap();
+}
