@@ -310,3 +310,155 @@ async fn the_exported_repository_verifies_against_the_account_key() {
     assert_eq!(verified.commit_cid.to_string(), head["cid"]);
     f.node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_list_in_pages_both_ways() {
+    let f = fixture().await;
+    for rkey in ["a", "b", "c", "d", "e"] {
+        let r = f
+            .post(
+                "com.atproto.repo.putRecord",
+                json!({"repo": f.did, "collection": "com.example.thing", "rkey": rkey, "record": {"k": rkey}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let list = |query: String| {
+        let f = &f;
+        async move {
+            let r = f
+                .get(&format!(
+                    "/xrpc/com.atproto.repo.listRecords?repo={}&collection=com.example.thing{query}",
+                    f.did
+                ))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    let keys = |page: &Value| -> Vec<String> {
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"]["k"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = list("&limit=2".into()).await;
+    assert_eq!(keys(&first), ["e", "d"]);
+    assert_eq!(first["cursor"], "d");
+    let second = list("&limit=2&cursor=d".into()).await;
+    assert_eq!(keys(&second), ["c", "b"]);
+    let reversed = list("&reverse=true&limit=3&cursor=a".into()).await;
+    assert_eq!(keys(&reversed), ["b", "c", "d"]);
+    let all = list(String::new()).await;
+    assert_eq!(keys(&all).len(), 5);
+    assert_eq!(
+        all["records"][0]["uri"],
+        format!("at://{}/com.example.thing/e", f.did)
+    );
+    for bad in ["&limit=0", "&limit=101", "&limit=x", "&reverse=maybe"] {
+        let r = f
+            .get(&format!(
+                "/xrpc/com.atproto.repo.listRecords?repo={}&collection=com.example.thing{bad}",
+                f.did
+            ))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert_eq!(r.json()["error"], "InvalidRequest");
+    }
+    let bad_collection = f
+        .get(&format!(
+            "/xrpc/com.atproto.repo.listRecords?repo={}&collection=nope",
+            f.did
+        ))
+        .await;
+    assert_eq!(bad_collection.status, 400);
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_record_swaps_and_delete_record_of_nothing_is_a_no_op() {
+    let f = fixture().await;
+    let put = |record: Value, swap: Option<Value>| {
+        let mut body = json!({"repo": f.did, "collection": "app.bsky.actor.profile", "rkey": "self", "record": record});
+        if let Some(swap) = swap {
+            body["swapRecord"] = swap;
+        }
+        body
+    };
+    let first = f
+        .post(
+            "com.atproto.repo.putRecord",
+            put(json!({"displayName": "A"}), Some(Value::Null)),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let first_cid = first.json()["cid"].clone();
+    // swapRecord null: the record must not exist any more.
+    let again = f
+        .post(
+            "com.atproto.repo.putRecord",
+            put(json!({"displayName": "B"}), Some(Value::Null)),
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.json()["error"], "InvalidSwap");
+    let wrong = f
+        .post(
+            "com.atproto.repo.putRecord",
+            put(
+                json!({"displayName": "B"}),
+                Some(json!(
+                    "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+                )),
+            ),
+        )
+        .await;
+    assert_eq!(wrong.json()["error"], "InvalidSwap");
+    let second = f
+        .post(
+            "com.atproto.repo.putRecord",
+            put(json!({"displayName": "B"}), Some(first_cid)),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    let got = f
+        .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.actor.profile&rkey=self")
+        .await
+        .json();
+    assert_eq!(got["value"]["displayName"], "B");
+
+    let before = f.head().await;
+    let nothing = f
+        .post(
+            "com.atproto.repo.deleteRecord",
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "rkey": "nothere"}),
+        )
+        .await;
+    assert_eq!(nothing.status, 200, "{}", nothing.text());
+    assert!(nothing.json().get("commit").is_none());
+    assert_eq!(f.head().await, before);
+
+    let wrong_swap = f
+        .post(
+            "com.atproto.repo.deleteRecord",
+            json!({"repo": f.did, "collection": "app.bsky.actor.profile", "rkey": "self",
+                   "swapRecord": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"}),
+        )
+        .await;
+    assert_eq!(wrong_swap.json()["error"], "InvalidSwap");
+    let deleted = f
+        .post(
+            "com.atproto.repo.deleteRecord",
+            json!({"repo": f.did, "collection": "app.bsky.actor.profile", "rkey": "self"}),
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(deleted.json()["commit"]["cid"], f.head().await["cid"]);
+    let gone = f
+        .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.actor.profile&rkey=self")
+        .await;
+    assert_eq!(gone.json()["error"], "RecordNotFound");
+    f.node.stop().await.unwrap();
+}

@@ -58,6 +58,18 @@ pub fn router(state: AppState) -> Router {
             get(xrpc::repo::get_record::handle),
         )
         .route(
+            "/xrpc/com.atproto.repo.listRecords",
+            get(xrpc::repo::list_records::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.deleteRecord",
+            post(xrpc::repo::delete_record::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.putRecord",
+            post(xrpc::repo::put_record::handle).layer(body_limit()),
+        )
+        .route(
             "/xrpc/com.atproto.sync.getLatestCommit",
             get(xrpc::sync::get_latest_commit::handle),
         )

@@ -2,6 +2,9 @@
 
 pub mod account;
 pub mod create_record;
+pub mod delete_record;
 pub mod get_record;
 pub mod input;
+pub mod list_records;
+pub mod put_record;
 pub mod record;
