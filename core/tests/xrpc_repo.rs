@@ -10,7 +10,7 @@ use pocketpds_core::auth::{create_account, CreateAccount};
 use pocketpds_core::config::Config;
 use pocketpds_core::crypto::{Algorithm, Keypair};
 use pocketpds_core::node::RunningNode;
-use pocketpds_core::repo::car::{import_car, CarLimits};
+use pocketpds_core::repo::car::{import_car, read_car, CarLimits};
 use pocketpds_core::repo::MemoryBlockStore;
 use pocketpds_core::storage::Announce;
 use pocketpds_core::syntax::Did;
@@ -460,5 +460,193 @@ async fn put_record_swaps_and_delete_record_of_nothing_is_a_no_op() {
         .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.actor.profile&rkey=self")
         .await;
     assert_eq!(gone.json()["error"], "RecordNotFound");
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_writes_commits_a_batch_or_nothing() {
+    let f = fixture().await;
+    let create = |rkey: &str| {
+        json!({"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.thing",
+               "rkey": rkey, "value": {"k": rkey}})
+    };
+    let batch = f
+        .post(
+            "com.atproto.repo.applyWrites",
+            json!({"repo": f.did, "writes": [
+                create("a"),
+                create("b"),
+                {"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.other", "value": {}},
+            ]}),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.text());
+    let b = batch.json();
+    assert_eq!(b["results"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        b["results"][0]["$type"],
+        "com.atproto.repo.applyWrites#createResult"
+    );
+    assert_eq!(
+        b["results"][0]["uri"],
+        format!("at://{}/com.example.thing/a", f.did)
+    );
+    assert_eq!(b["commit"]["cid"], f.head().await["cid"]);
+
+    let mixed = f
+        .post(
+            "com.atproto.repo.applyWrites",
+            json!({"repo": f.did, "writes": [
+                {"$type": "com.atproto.repo.applyWrites#update", "collection": "com.example.thing", "rkey": "a", "value": {"k": "A"}},
+                {"$type": "com.atproto.repo.applyWrites#delete", "collection": "com.example.thing", "rkey": "b"},
+            ]}),
+        )
+        .await;
+    assert_eq!(mixed.status, 200, "{}", mixed.text());
+    let m = mixed.json();
+    assert_eq!(
+        m["results"][0]["$type"],
+        "com.atproto.repo.applyWrites#updateResult"
+    );
+    assert_eq!(
+        m["results"][1],
+        json!({"$type": "com.atproto.repo.applyWrites#deleteResult"})
+    );
+
+    let before = f.head().await;
+    let too_many: Vec<Value> = (0..201).map(|i| create(&format!("k{i}"))).collect();
+    let failing = [
+        json!({"repo": f.did, "writes": too_many}),
+        // The second write fails: the first must not land either.
+        json!({"repo": f.did, "writes": [create("c"), create("a")]}),
+        json!({"repo": f.did, "writes": [{"$type": "com.atproto.repo.applyWrites#explode"}]}),
+        json!({"repo": f.did, "writes": [create("c"), {"$type": "com.atproto.repo.applyWrites#create",
+               "collection": "com.example.thing", "value": {"f": 0.5}}]}),
+    ];
+    for body in failing {
+        let r = f.post("com.atproto.repo.applyWrites", body).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["error"], "InvalidRequest", "{}", r.text());
+    }
+    assert_eq!(f.head().await, before);
+    let c = f
+        .get(&format!(
+            "/xrpc/com.atproto.repo.getRecord?repo={}&collection=com.example.thing&rkey=c",
+            f.did
+        ))
+        .await;
+    assert_eq!(c.json()["error"], "RecordNotFound");
+
+    let described = f
+        .get("/xrpc/com.atproto.repo.describeRepo?repo=alice.test")
+        .await;
+    assert_eq!(described.status, 200, "{}", described.text());
+    let d = described.json();
+    assert_eq!(d["did"], f.did);
+    assert_eq!(d["handle"], "alice.test");
+    assert_eq!(
+        d["collections"],
+        json!(["com.example.other", "com.example.thing"])
+    );
+    assert_eq!(d["didDoc"]["id"], f.did);
+    assert_eq!(
+        d["didDoc"]["verificationMethod"][0]["publicKeyMultibase"],
+        f.key.public_key().to_multibase()
+    );
+    f.node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_serves_record_proofs_partial_repos_and_status() {
+    let f = fixture().await;
+    let first = f
+        .post(
+            "com.atproto.repo.createRecord",
+            json!({"repo": f.did, "collection": "com.example.thing", "rkey": "one", "record": {"n": 1}}),
+        )
+        .await
+        .json();
+    let since = first["commit"]["rev"].as_str().unwrap().to_owned();
+    let second = f
+        .post(
+            "com.atproto.repo.createRecord",
+            json!({"repo": f.did, "collection": "com.example.thing", "rkey": "two", "record": {"n": 2}}),
+        )
+        .await
+        .json();
+    let head = f.head().await;
+    assert_eq!(head["rev"], second["commit"]["rev"]);
+
+    let proof = f
+        .get(&format!(
+            "/xrpc/com.atproto.sync.getRecord?did={}&collection=com.example.thing&rkey=two",
+            f.did
+        ))
+        .await;
+    assert_eq!(proof.status, 200, "{}", proof.text());
+    assert_eq!(
+        proof.header("content-type"),
+        Some("application/vnd.ipld.car")
+    );
+    let (roots, blocks) = read_car(&proof.body, CarLimits::default()).unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0].to_string(), head["cid"]);
+    assert!(blocks.iter().any(|(c, _)| c.to_string() == second["cid"]));
+    assert!(!blocks.iter().any(|(c, _)| c.to_string() == first["cid"]));
+
+    let partial = f
+        .get(&format!(
+            "/xrpc/com.atproto.sync.getRepo?did={}&since={since}",
+            f.did
+        ))
+        .await;
+    assert_eq!(partial.status, 200, "{}", partial.text());
+    let (roots, blocks) = read_car(&partial.body, CarLimits::default()).unwrap();
+    assert_eq!(roots[0].to_string(), head["cid"]);
+    let cids: Vec<String> = blocks.iter().map(|(c, _)| c.to_string()).collect();
+    assert!(cids.contains(&second["cid"].as_str().unwrap().to_owned()));
+    assert!(cids.contains(&head["cid"].as_str().unwrap().to_owned()));
+    assert!(!cids.contains(&first["cid"].as_str().unwrap().to_owned()));
+
+    let status = f
+        .get(&format!(
+            "/xrpc/com.atproto.sync.getRepoStatus?did={}",
+            f.did
+        ))
+        .await
+        .json();
+    assert_eq!(
+        status,
+        json!({"did": f.did, "active": true, "rev": head["rev"]})
+    );
+
+    let nobody = "did:plc:nobodynobodynobody0000";
+    for path in [
+        format!("/xrpc/com.atproto.sync.getLatestCommit?did={nobody}"),
+        format!("/xrpc/com.atproto.sync.getRepo?did={nobody}"),
+        format!("/xrpc/com.atproto.sync.getRepoStatus?did={nobody}"),
+        format!("/xrpc/com.atproto.sync.getRecord?did={nobody}&collection=a.b.c&rkey=x"),
+    ] {
+        let r = f.get(&path).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.json()["error"], "RepoNotFound", "{path}");
+    }
+    for path in [
+        "/xrpc/com.atproto.sync.getLatestCommit?did=not-a-did".to_owned(),
+        "/xrpc/com.atproto.sync.getLatestCommit".to_owned(),
+        format!("/xrpc/com.atproto.sync.getRepo?did={}&since=notatid", f.did),
+        format!(
+            "/xrpc/com.atproto.sync.getRecord?did={}&collection=bad&rkey=x",
+            f.did
+        ),
+        format!(
+            "/xrpc/com.atproto.sync.getRecord?did={}&collection=a.b.c&rkey=..",
+            f.did
+        ),
+    ] {
+        let r = f.get(&path).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.json()["error"], "InvalidRequest", "{path}");
+    }
     f.node.stop().await.unwrap();
 }

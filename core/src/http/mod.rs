@@ -70,12 +70,28 @@ pub fn router(state: AppState) -> Router {
             post(xrpc::repo::put_record::handle).layer(body_limit()),
         )
         .route(
+            "/xrpc/com.atproto.repo.applyWrites",
+            post(xrpc::repo::apply_writes::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.describeRepo",
+            get(xrpc::repo::describe_repo::handle),
+        )
+        .route(
             "/xrpc/com.atproto.sync.getLatestCommit",
             get(xrpc::sync::get_latest_commit::handle),
         )
         .route(
             "/xrpc/com.atproto.sync.getRepo",
             get(xrpc::sync::get_repo::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRecord",
+            get(xrpc::sync::get_record::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRepoStatus",
+            get(xrpc::sync::get_repo_status::handle),
         )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)

@@ -1,5 +1,7 @@
 //! `com.atproto.sync.*`: repositories and records as CAR files, and where repositories stand.
 
 pub mod get_latest_commit;
+pub mod get_record;
 pub mod get_repo;
+pub mod get_repo_status;
 pub mod repo_access;
