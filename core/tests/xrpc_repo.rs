@@ -650,3 +650,45 @@ async fn sync_serves_record_proofs_partial_repos_and_status() {
     }
     f.node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_repositories_list_in_pages() {
+    let f = fixture().await;
+    account(&f.node, "did:plc:bobbobbobbobbobbobbob000", "bob.test").await;
+    account(&f.node, "did:plc:carolcarolcarolcarol000", "carol.test").await;
+    let first = f.get("/xrpc/com.atproto.sync.listRepos?limit=2").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let first = first.json();
+    let dids: Vec<&str> = first["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["did"].as_str().unwrap())
+        .collect();
+    assert_eq!(dids, [f.did.as_str(), "did:plc:bobbobbobbobbobbobbob000"]);
+    assert_eq!(first["repos"][0]["head"], f.head().await["cid"]);
+    assert_eq!(first["repos"][0]["active"], true);
+    let cursor = first["cursor"].as_str().unwrap();
+    let second = f
+        .get(&format!(
+            "/xrpc/com.atproto.sync.listRepos?limit=2&cursor={cursor}"
+        ))
+        .await
+        .json();
+    assert_eq!(second["repos"].as_array().unwrap().len(), 1);
+    assert_eq!(second["repos"][0]["did"], "did:plc:carolcarolcarolcarol000");
+    let cursor = second["cursor"].as_str().unwrap();
+    let last = f
+        .get(&format!("/xrpc/com.atproto.sync.listRepos?cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(last, json!({"repos": []}));
+    for bad in ["limit=0", "limit=1001", "limit=many"] {
+        let r = f
+            .get(&format!("/xrpc/com.atproto.sync.listRepos?{bad}"))
+            .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["error"], "InvalidRequest");
+    }
+    f.node.stop().await.unwrap();
+}

@@ -93,6 +93,10 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.getRepoStatus",
             get(xrpc::sync::get_repo_status::handle),
         )
+        .route(
+            "/xrpc/com.atproto.sync.listRepos",
+            get(xrpc::sync::list_repos::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
         .with_state(state)

@@ -4,4 +4,5 @@ pub mod get_latest_commit;
 pub mod get_record;
 pub mod get_repo;
 pub mod get_repo_status;
+pub mod list_repos;
 pub mod repo_access;
