@@ -290,6 +290,20 @@ async fn the_exported_repository_verifies_against_the_account_key() {
             .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
+    // Enough bytes that the streamed body spans many chunks.
+    let writes: Vec<Value> = (0..200)
+        .map(|i| {
+            json!({"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.big",
+                   "rkey": format!("r{i}"), "value": {"text": format!("{i}{}", "x".repeat(1500))}})
+        })
+        .collect();
+    let batch = f
+        .post(
+            "com.atproto.repo.applyWrites",
+            json!({"repo": f.did, "writes": writes}),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.text());
     let head = f.head().await;
     let car = f
         .get(&format!("/xrpc/com.atproto.sync.getRepo?did={}", f.did))
@@ -306,7 +320,8 @@ async fn the_exported_repository_verifies_against_the_account_key() {
     )
     .await
     .unwrap();
-    assert_eq!(verified.records, 5);
+    assert_eq!(verified.records, 205);
+    assert!(car.body.len() > 300_000);
     assert_eq!(verified.commit_cid.to_string(), head["cid"]);
     f.node.stop().await.unwrap();
 }

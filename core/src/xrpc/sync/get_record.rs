@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::get_repo::car_response;
+use super::car_stream::car_bytes_response;
 use super::repo_access;
 use crate::http::{AppState, XrpcError};
 use crate::repo::car::record_proof_car;
@@ -40,5 +40,5 @@ pub async fn handle(
     )
     .await
     .map_err(XrpcError::internal)?;
-    Ok(car_response(car))
+    Ok(car_bytes_response(car))
 }

@@ -1,5 +1,6 @@
 //! `com.atproto.sync.*`: repositories and records as CAR files, and where repositories stand.
 
+pub mod car_stream;
 pub mod get_latest_commit;
 pub mod get_record;
 pub mod get_repo;
