@@ -9,6 +9,7 @@ pub mod status_page;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::OriginalUri;
 use axum::handler::Handler;
 use axum::http::Method;
@@ -78,9 +79,63 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.server.revokeAppPassword",
             procedure(xrpc::server::revoke_app_password::handle),
         )
+        // com.atproto.repo.* and com.atproto.sync.*
+        .route(
+            "/xrpc/com.atproto.repo.createRecord",
+            post(xrpc::repo::create_record::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.getRecord",
+            get(xrpc::repo::get_record::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.listRecords",
+            get(xrpc::repo::list_records::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.deleteRecord",
+            post(xrpc::repo::delete_record::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.putRecord",
+            post(xrpc::repo::put_record::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.applyWrites",
+            post(xrpc::repo::apply_writes::handle).layer(body_limit()),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.describeRepo",
+            get(xrpc::repo::describe_repo::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getLatestCommit",
+            get(xrpc::sync::get_latest_commit::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRepo",
+            get(xrpc::sync::get_repo::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRecord",
+            get(xrpc::sync::get_record::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getRepoStatus",
+            get(xrpc::sync::get_repo_status::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.listRepos",
+            get(xrpc::sync::list_repos::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The body limit of the record-writing methods.
+fn body_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(xrpc::repo::input::MAX_BODY_BYTES)
 }
 
 /// GET `/xrpc/_health`.

@@ -2,4 +2,6 @@
 //! `com.atproto.server.describeServer`). Handlers parse and check input, call the library rooms
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
+pub mod repo;
 pub mod server;
+pub mod sync;

@@ -1,0 +1,50 @@
+//! Finding the account a `repo` parameter names, and checking that the caller may write to it.
+
+use axum::http::StatusCode;
+
+use super::input;
+use crate::auth::AuthContext;
+use crate::crypto::Keypair;
+use crate::http::{AppState, XrpcError};
+use crate::storage::Account;
+use crate::syntax::{AtIdentifier, Did};
+
+/// The account a DID or handle names, if this server hosts it.
+pub async fn find(state: &AppState, repo: &str) -> Result<Option<Account>, XrpcError> {
+    let account = match input::at_identifier("repo", repo)? {
+        AtIdentifier::Did(did) => state.accounts.account_by_did(did.as_str()).await?,
+        AtIdentifier::Handle(handle) => state.accounts.account_by_handle(handle.as_str()).await?,
+    };
+    Ok(account)
+}
+
+/// The repository a write names, with its signing key, as the reference PDS checks it: an unknown
+/// repository or a deactivated account is 400 `InvalidRequest`; another account's repository is 401
+/// `AuthenticationRequired`.
+pub async fn writable(
+    state: &AppState,
+    repo: &str,
+    caller: &AuthContext,
+) -> Result<(Did, Keypair), XrpcError> {
+    caller.require_standard()?;
+    let account = find(state, repo)
+        .await?
+        .ok_or_else(|| XrpcError::invalid_request(format!("Could not find repo: {repo}")))?;
+    if account.deactivated_at.is_some() {
+        return Err(XrpcError::invalid_request("Account is deactivated"));
+    }
+    if account.did != caller.did {
+        return Err(XrpcError::new(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationRequired",
+            "Authentication Required",
+        ));
+    }
+    let did = Did::parse(&account.did).map_err(XrpcError::internal)?;
+    let key = state
+        .accounts
+        .signing_key(&account.did)
+        .await?
+        .ok_or_else(|| XrpcError::internal(format!("no signing key for {did}")))?;
+    Ok((did, key))
+}

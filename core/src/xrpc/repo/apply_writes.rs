@@ -1,0 +1,151 @@
+//! `com.atproto.repo.applyWrites`: up to 200 creates, updates and deletes in the caller's
+//! repository as one commit, all or nothing.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::input::{self, JsonInput};
+use super::{account, record};
+use crate::http::auth::AccessAuth;
+use crate::http::{AppState, XrpcError};
+use crate::repo::writer::{OpResult, WriteOp, MAX_WRITES};
+use crate::syntax::{RecordKey, Tid};
+
+/// The request body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    repo: String,
+    validate: Option<bool>,
+    writes: Vec<Write>,
+    swap_commit: Option<String>,
+}
+
+/// One write of the batch, tagged by its `$type`.
+#[derive(Deserialize)]
+#[serde(tag = "$type")]
+pub enum Write {
+    /// A new record; the key defaults to a fresh TID.
+    #[serde(rename = "com.atproto.repo.applyWrites#create")]
+    Create {
+        /// The record's collection.
+        collection: String,
+        /// The record's key.
+        rkey: Option<String>,
+        /// The record.
+        value: Value,
+    },
+    /// A replaced record, which must exist.
+    #[serde(rename = "com.atproto.repo.applyWrites#update")]
+    Update {
+        /// The record's collection.
+        collection: String,
+        /// The record's key.
+        rkey: String,
+        /// The new record.
+        value: Value,
+    },
+    /// A removed record, which must exist.
+    #[serde(rename = "com.atproto.repo.applyWrites#delete")]
+    Delete {
+        /// The record's collection.
+        collection: String,
+        /// The record's key.
+        rkey: String,
+    },
+}
+
+fn to_op(write: Write, validate: Option<bool>) -> Result<WriteOp, XrpcError> {
+    Ok(match write {
+        Write::Create {
+            collection,
+            rkey,
+            value,
+        } => {
+            let collection = input::nsid("collection", &collection)?;
+            let rkey = match rkey.as_deref() {
+                Some(k) => input::record_key("rkey", k)?,
+                None => RecordKey::parse(&Tid::next().to_string()).map_err(XrpcError::internal)?,
+            };
+            let record = record::prepare(&collection, value, validate)?;
+            WriteOp::Create {
+                collection,
+                rkey,
+                record,
+            }
+        }
+        Write::Update {
+            collection,
+            rkey,
+            value,
+        } => {
+            let collection = input::nsid("collection", &collection)?;
+            let rkey = input::record_key("rkey", &rkey)?;
+            let record = record::prepare(&collection, value, validate)?;
+            WriteOp::Update {
+                collection,
+                rkey,
+                record,
+                swap_record: None,
+            }
+        }
+        Write::Delete { collection, rkey } => WriteOp::Delete {
+            collection: input::nsid("collection", &collection)?,
+            rkey: input::record_key("rkey", &rkey)?,
+            swap_record: None,
+        },
+    })
+}
+
+fn result_of(op: &OpResult, write: &WriteOp, validate: Option<bool>) -> Value {
+    let kind = match write {
+        WriteOp::Create { .. } => "createResult",
+        WriteOp::Update { .. } | WriteOp::Put { .. } => "updateResult",
+        WriteOp::Delete { .. } => {
+            return json!({ "$type": "com.atproto.repo.applyWrites#deleteResult" })
+        }
+    };
+    let mut result = json!({
+        "$type": format!("com.atproto.repo.applyWrites#{kind}"),
+        "uri": op.uri.as_str(),
+        "cid": op.cid.map(|c| c.to_string()),
+    });
+    if let Some(status) = record::validation_status(validate) {
+        result["validationStatus"] = json!(status);
+    }
+    result
+}
+
+/// POST handler.
+pub async fn handle(
+    State(state): State<AppState>,
+    AccessAuth(auth): AccessAuth,
+    JsonInput(input): JsonInput<Input>,
+) -> Result<Json<Value>, XrpcError> {
+    if input.writes.len() > MAX_WRITES {
+        return Err(XrpcError::invalid_request(format!(
+            "Too many writes. Max: {MAX_WRITES}"
+        )));
+    }
+    let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
+    let validate = input.validate;
+    let ops = input
+        .writes
+        .into_iter()
+        .map(|w| to_op(w, validate))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
+    let results: Vec<Value> = result
+        .ops
+        .iter()
+        .zip(&ops)
+        .map(|(op, write)| result_of(op, write, validate))
+        .collect();
+    Ok(Json(json!({
+        "commit": { "cid": result.head.commit.to_string(), "rev": result.head.rev.to_string() },
+        "results": results,
+    })))
+}
