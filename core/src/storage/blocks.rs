@@ -111,7 +111,10 @@ impl LibsqlBlockStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .await?;
-        match self.insert_rows(&tx, blocks).await {
+        match insert_blocks(&tx, &self.did, None, blocks)
+            .await
+            .map_err(StorageError::from)
+        {
             Ok(()) => Ok(tx.commit().await?),
             Err(err) => {
                 if let Err(rollback) = tx.rollback().await {
@@ -121,47 +124,68 @@ impl LibsqlBlockStore {
             }
         }
     }
-
-    /// Inserts `blocks` inside the caller's transaction: one prepared statement of [`INSERT_ROWS`] rows
-    /// run once per full chunk, and one more statement for the remainder.
-    async fn insert_rows(
-        &self,
-        conn: &Connection,
-        blocks: &[(Cid, Bytes)],
-    ) -> Result<(), StorageError> {
-        let mut full_chunk = None;
-        for chunk in blocks.chunks(INSERT_ROWS) {
-            let mut params = Vec::with_capacity(1 + 2 * chunk.len());
-            params.push(Value::Text(self.did.to_string()));
-            for (cid, bytes) in chunk {
-                params.push(Value::Blob(cid.to_bytes()));
-                params.push(Value::Blob(bytes.to_vec()));
-            }
-            if chunk.len() == INSERT_ROWS {
-                let statement = match full_chunk.take() {
-                    Some(statement) => statement,
-                    None => conn.prepare(&insert_sql(INSERT_ROWS)).await?,
-                };
-                statement.execute(params).await?;
-                statement.reset();
-                full_chunk = Some(statement);
-            } else {
-                conn.execute(&insert_sql(chunk.len()), params).await?;
-            }
-        }
-        Ok(())
-    }
 }
 
-/// `INSERT OR IGNORE` of `rows` rows sharing the DID parameter `?1`.
-fn insert_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("(?1, ?{}, ?{})", 2 + 2 * i, 3 + 2 * i))
-        .collect();
-    format!(
-        "INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES {}",
-        values.join(", ")
-    )
+/// Inserts `blocks` of `did` inside the caller's transaction: one prepared statement of
+/// [`INSERT_ROWS`] rows run once per full chunk, and one more statement for the remainder. Without a
+/// revision a block already stored is left alone; with one, it takes that (newer) revision, so
+/// `getRepo?since=` sends a block that a later commit brought back into the tree.
+pub(crate) async fn insert_blocks(
+    conn: &Connection,
+    did: &str,
+    rev: Option<&str>,
+    blocks: &[(Cid, Bytes)],
+) -> Result<(), libsql::Error> {
+    let mut full_chunk = None;
+    for chunk in blocks.chunks(INSERT_ROWS) {
+        let mut params = Vec::with_capacity(2 + 2 * chunk.len());
+        params.push(Value::Text(did.to_owned()));
+        if let Some(rev) = rev {
+            params.push(Value::Text(rev.to_owned()));
+        }
+        for (cid, bytes) in chunk {
+            params.push(Value::Blob(cid.to_bytes()));
+            params.push(Value::Blob(bytes.to_vec()));
+        }
+        if chunk.len() == INSERT_ROWS {
+            let statement = match full_chunk.take() {
+                Some(statement) => statement,
+                None => {
+                    conn.prepare(&insert_sql(INSERT_ROWS, rev.is_some()))
+                        .await?
+                }
+            };
+            statement.execute(params).await?;
+            statement.reset();
+            full_chunk = Some(statement);
+        } else {
+            conn.execute(&insert_sql(chunk.len(), rev.is_some()), params)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The insert of `rows` blocks sharing the DID `?1` (and the revision `?2` when `with_rev`).
+fn insert_sql(rows: usize, with_rev: bool) -> String {
+    if with_rev {
+        let values: Vec<String> = (0..rows)
+            .map(|i| format!("(?1, ?{}, ?{}, ?2)", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        format!(
+            "INSERT INTO repo_block (did, cid, bytes, rev) VALUES {}
+             ON CONFLICT (did, cid) DO UPDATE SET rev = excluded.rev",
+            values.join(", ")
+        )
+    } else {
+        let values: Vec<String> = (0..rows)
+            .map(|i| format!("(?1, ?{}, ?{})", 2 + 2 * i, 3 + 2 * i))
+            .collect();
+        format!(
+            "INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES {}",
+            values.join(", ")
+        )
+    }
 }
 
 /// `?first, ?first+1, …` for `count` parameters.

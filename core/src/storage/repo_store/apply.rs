@@ -2,16 +2,13 @@
 //! compare-and-swap, records the commit in the chain guard, writes the blocks (with the commit's
 //! revision), updates the record index and appends the events. Any failure rolls all of it back.
 
-use libsql::{Connection, TransactionBehavior, Value};
+use libsql::{Connection, TransactionBehavior};
 
+use super::super::blocks::insert_blocks;
 use super::super::error::StorageError;
 use super::super::events::{self, EventKind};
 use super::RepoStore;
-use crate::repo::cid::Cid;
 use crate::repo::writer::PreparedCommit;
-
-/// Rows per multi-row block `INSERT` (as the block store measured: a prepared 100-row statement).
-const INSERT_ROWS: usize = 100;
 
 /// Why a prepared commit was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +99,7 @@ async fn write_commit(
     if guarded == 0 {
         return Err(ApplyError::HeadMoved);
     }
-    insert_blocks(conn, did, &rev, &prepared.blocks).await?;
+    insert_blocks(conn, did, Some(&rev), &prepared.blocks).await?;
     for op in &prepared.ops {
         match op.cid {
             Some(cid) => {
@@ -187,48 +184,4 @@ async fn move_head(
         }
     }
     Ok(())
-}
-
-/// Writes blocks marked with `rev`; a block already stored takes the newer revision, so
-/// `getRepo?since=` sends a block that a later commit brought back into the tree.
-async fn insert_blocks(
-    conn: &Connection,
-    did: &str,
-    rev: &str,
-    blocks: &[(Cid, bytes::Bytes)],
-) -> Result<(), ApplyError> {
-    let mut full_chunk = None;
-    for chunk in blocks.chunks(INSERT_ROWS) {
-        let mut params = Vec::with_capacity(2 + 2 * chunk.len());
-        params.push(Value::Text(did.to_owned()));
-        params.push(Value::Text(rev.to_owned()));
-        for (cid, bytes) in chunk {
-            params.push(Value::Blob(cid.to_bytes()));
-            params.push(Value::Blob(bytes.to_vec()));
-        }
-        if chunk.len() == INSERT_ROWS {
-            let statement = match full_chunk.take() {
-                Some(statement) => statement,
-                None => conn.prepare(&insert_sql(INSERT_ROWS)).await?,
-            };
-            statement.execute(params).await?;
-            statement.reset();
-            full_chunk = Some(statement);
-        } else {
-            conn.execute(&insert_sql(chunk.len()), params).await?;
-        }
-    }
-    Ok(())
-}
-
-/// An upsert of `rows` blocks sharing the DID `?1` and the revision `?2`.
-fn insert_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("(?1, ?{}, ?{}, ?2)", 3 + 2 * i, 4 + 2 * i))
-        .collect();
-    format!(
-        "INSERT INTO repo_block (did, cid, bytes, rev) VALUES {}
-         ON CONFLICT (did, cid) DO UPDATE SET rev = excluded.rev",
-        values.join(", ")
-    )
 }
