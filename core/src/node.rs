@@ -10,7 +10,9 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::config::Config;
+use crate::crypto::{Algorithm, Keypair};
 use crate::http::{self, NodeState};
+use crate::identity::{HttpClient, HttpConfig, PlcClient};
 use crate::storage::{secrets, AccountStore, RepoStore, Storage, StorageError};
 
 /// Why a node could not start or stopped badly.
@@ -35,7 +37,7 @@ pub enum NodeError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A secret is unusable (for example a `PDS_JWT_SECRET` that is too short).
+    /// A secret or setting is unusable (for example a `PDS_JWT_SECRET` that is too short).
     #[error("{0}")]
     Secret(String),
     /// The server failed while running.
@@ -97,6 +99,28 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         AccountStore::new(storage.connect().await?),
     );
     let repos = RepoStore::new(storage.connect().await?);
+    let plc_rotation_key = match &config.plc_rotation_key_hex {
+        Some(hex) => Keypair::from_private_hex(Algorithm::K256, hex).map_err(|e| {
+            NodeError::Secret(format!("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: {e}"))
+        })?,
+        None => {
+            let fresh = Keypair::generate(Algorithm::K256)
+                .map_err(|e| NodeError::Secret(e.to_string()))?
+                .private_bytes()
+                .to_vec();
+            let bytes =
+                secrets::get_or_create(storage.connection(), "plc_rotation_key", || fresh).await?;
+            Keypair::from_private_bytes(Algorithm::K256, &bytes)
+                .map_err(|e| NodeError::Secret(format!("stored PLC rotation key: {e}")))?
+        }
+    };
+    let http = HttpClient::new(&HttpConfig {
+        allow_plain_http: config.dev_mode,
+        ..HttpConfig::default()
+    })
+    .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
+    let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
+        .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -114,6 +138,8 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         accounts,
         repos,
         sessions,
+        plc,
+        plc_rotation_key,
         started_at_micros,
     });
     let app = http::router(state.clone());

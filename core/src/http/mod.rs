@@ -35,6 +35,10 @@ pub struct NodeState {
     pub repos: RepoStore,
     /// Legacy session tokens.
     pub sessions: SessionManager,
+    /// The PLC directory.
+    pub plc: crate::identity::PlcClient,
+    /// The server's PLC rotation key (the environment's, or the cluster's, created once).
+    pub plc_rotation_key: crate::crypto::Keypair,
     /// When the node started, in microseconds since the epoch.
     pub started_at_micros: i64,
 }
@@ -50,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/xrpc/com.atproto.server.describeServer",
             get(xrpc::server::describe_server::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createAccount",
+            procedure(xrpc::server::create_account::handle),
         )
         .route(
             "/xrpc/com.atproto.server.createSession",

@@ -1,5 +1,6 @@
 //! `com.atproto.server.*`: the server's description, accounts and sessions.
 
+pub mod create_account;
 pub mod create_app_password;
 pub mod create_session;
 pub mod delete_session;

@@ -1,0 +1,195 @@
+//! `com.atproto.server.createAccount`: a new account with a new did:plc identity hosted here. The
+//! handle must sit under one of the service domains; the DID's genesis operation (this server's
+//! rotation key, the account's new signing key, this node's public URL) goes to the PLC directory;
+//! then the account, its empty repository (with `#identity`, `#account`, `#commit`, `#sync` events)
+//! and a first session are created.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::account_fields;
+use crate::auth::{create_account, CreateAccount};
+use crate::crypto::{Algorithm, Keypair};
+use crate::http::json_body::JsonBody;
+use crate::http::{AppState, XrpcError};
+use crate::identity::{create_genesis, AtprotoPlcParams};
+use crate::storage::Announce;
+use crate::syntax::Handle;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    /// The account's email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The requested handle.
+    pub handle: String,
+    /// A pre-existing DID (account migration): not supported yet.
+    #[serde(default)]
+    pub did: Option<String>,
+    /// An invite code.
+    #[serde(default)]
+    pub invite_code: Option<String>,
+    /// The password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A rotation key the user holds, placed above the server's in the DID.
+    #[serde(default)]
+    pub recovery_key: Option<String>,
+}
+
+fn invalid_handle(message: impl Into<String>) -> XrpcError {
+    XrpcError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "InvalidHandle",
+        message,
+    )
+}
+
+/// Checks a requested handle against the syntax and the service domains, as the reference does.
+fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError> {
+    let handle = Handle::parse(requested).map_err(|e| invalid_handle(e.to_string()))?;
+    let name = handle.as_str();
+    let Some(domain) = domains.iter().find(|d| name.ends_with(d.as_str())) else {
+        return Err(invalid_handle(format!(
+            "Handle must end with one of {}",
+            domains.join(", ")
+        )));
+    };
+    let front = &name[..name.len() - domain.len()];
+    if front.contains('.') {
+        return Err(invalid_handle("Invalid characters in handle"));
+    }
+    if front.len() < 3 {
+        return Err(invalid_handle("Handle too short"));
+    }
+    if front.len() > 18 {
+        return Err(invalid_handle("Handle too long"));
+    }
+    Ok(handle)
+}
+
+/// POST handler.
+pub async fn handle(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<Input>,
+) -> Result<Json<Value>, XrpcError> {
+    if input.did.is_some() {
+        return Err(XrpcError::invalid_request(
+            "Creating an account for an existing DID (migration) is not supported yet",
+        ));
+    }
+    let password = input
+        .password
+        .as_deref()
+        .ok_or_else(|| XrpcError::invalid_request("Password is required"))?;
+    let handle = check_handle(&input.handle, &state.config.service_handle_domains)?;
+    if state
+        .accounts
+        .account_by_handle(handle.as_str())
+        .await
+        .map_err(XrpcError::internal)?
+        .is_some()
+    {
+        return Err(XrpcError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "HandleNotAvailable",
+            "Handle already taken",
+        ));
+    }
+    let mut rotation_keys = Vec::new();
+    if let Some(recovery) = &input.recovery_key {
+        let key = crate::crypto::PublicKey::from_did_key(recovery)
+            .map_err(|e| XrpcError::invalid_request(format!("recoveryKey: {e}")))?;
+        rotation_keys.push(key);
+    }
+    rotation_keys.push(state.plc_rotation_key.public_key());
+    let signing_key = Keypair::generate(Algorithm::K256).map_err(XrpcError::internal)?;
+    let (did, op) = create_genesis(
+        &AtprotoPlcParams {
+            signing_key: signing_key.public_key(),
+            handle: handle.clone(),
+            pds_endpoint: state.config.public_url.clone(),
+            rotation_keys,
+        },
+        &state.plc_rotation_key,
+    )
+    .map_err(|e| XrpcError::invalid_request(e.to_string()))?;
+    let now = state.sessions.now();
+    // The account row first: it consumes the invite code and claims the handle and email, so a
+    // refused request never reaches the PLC directory.
+    let account = create_account(
+        &state.accounts,
+        &CreateAccount {
+            did: did.as_str(),
+            handle: handle.as_str(),
+            email: input.email.as_deref(),
+            password,
+            signing_key: &signing_key,
+            invite_code: input.invite_code.as_deref(),
+            invite_required: state.config.invite_required,
+            deactivated: false,
+        },
+        now,
+    )
+    .await?;
+    let undo = |state: AppState, did: String| async move {
+        if let Err(e) = state.accounts.delete_account(&did).await {
+            log::error!("could not remove half-created account {did}: {e}");
+        }
+    };
+    if let Err(e) = state.plc.submit(&did, &op).await {
+        undo(state.clone(), did.to_string()).await;
+        return Err(XrpcError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            "UpstreamFailure",
+            format!("The PLC directory refused the new identity: {e}"),
+        ));
+    }
+    if let Err(e) = state
+        .repos
+        .create_repo(
+            &did,
+            &signing_key,
+            Announce::NewAccount {
+                handle: Some(handle.as_str()),
+            },
+        )
+        .await
+    {
+        undo(state.clone(), did.to_string()).await;
+        return Err(e.into());
+    }
+    let session = state.sessions.create_session(&account, None).await?;
+    let mut body = account_fields(&account);
+    body.insert("accessJwt".into(), Value::from(session.access_jwt));
+    body.insert("refreshJwt".into(), Value::from(session.refresh_jwt));
+    Ok(Json(Value::Object(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_must_fit_the_service_domains() {
+        let domains = vec![".test".to_string()];
+        assert_eq!(
+            check_handle("Alice.test", &domains).unwrap().as_str(),
+            "alice.test"
+        );
+        let too_long = format!("{}.test", "x".repeat(19));
+        for bad in [
+            "al.test",
+            "alice.example",
+            "a.bob.test",
+            too_long.as_str(),
+            "not a handle",
+        ] {
+            assert!(check_handle(bad, &domains).is_err(), "{bad}");
+        }
+    }
+}
