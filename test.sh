@@ -19,3 +19,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 npm ci --prefix e2e --no-audit --no-fund
 echo "== rust tests"
 cargo test --workspace --locked
+
+echo "== end-to-end tests"
+# The browser test drives the system Chromium; install it when missing (as root, or through sudo).
+if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && apt-get install -y chromium
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update && sudo apt-get install -y chromium
+  else
+    echo "chromium not found: install it (apt-get install chromium) or set CHROMIUM_PATH" >&2
+    exit 1
+  fi
+fi
+export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
+cargo build -p pocketpds --locked
+POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

@@ -20,6 +20,18 @@ const E2E_DIR = dirname(dirname(fileURLToPath(import.meta.url)))
 const START_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 5_000
 
+// Children still running when this process exits (a crash, an interrupted run) get SIGTERM too.
+const running = new Set()
+process.once('exit', () => {
+  for (const child of running) {
+    try {
+      process.kill(child.pid, 'SIGTERM')
+    } catch {
+      // Already gone.
+    }
+  }
+})
+
 /** The path of the `pocketpds` binary under test, from POCKETPDS_BIN; throws when unusable. */
 export function nodeBinary() {
   const bin = process.env.POCKETPDS_BIN
@@ -41,6 +53,8 @@ export function nodeBinary() {
  */
 function spawnUntil(name, command, args, options, pattern) {
   const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
+  if (child.pid !== undefined) running.add(child)
+  child.once('exit', () => running.delete(child))
   const stderr = []
   child.stderr.on('data', (chunk) => {
     stderr.push(chunk)

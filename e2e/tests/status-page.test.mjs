@@ -1,0 +1,54 @@
+// The HTML status page at `/`, loaded by a real Chromium through playwright-core: the title, and a
+// status table that names the node's public URL. A screenshot goes to the OS temporary folder.
+//
+// The browser is the system Chromium (CHROMIUM_PATH, default /usr/bin/chromium); no browser is
+// downloaded.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { chromium } from 'playwright-core'
+import { startNode } from '../lib/harness.mjs'
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+
+describe('status page in a real browser', () => {
+  let env
+  let browser
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`)
+    }
+    env = await startNode()
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await env?.stop()
+  })
+
+  test('the page at / is titled PocketPDS and its status table shows the public URL', async (t) => {
+    const page = await browser.newPage()
+    const response = await page.goto(`${env.localUrl}/`)
+    assert.equal(response?.status(), 200)
+    assert.match(response.headers()['content-type'] ?? '', /^text\/html/)
+    assert.equal(await page.title(), 'PocketPDS')
+
+    const table = page.locator('table#status')
+    assert.equal(await table.count(), 1)
+    const rows = await table.locator('tr').evaluateAll((trs) =>
+      trs.map((tr) => [tr.querySelector('th')?.textContent ?? '', tr.querySelector('td')?.textContent ?? '']),
+    )
+    const byName = Object.fromEntries(rows)
+    assert.equal(byName['Public URL'], env.publicUrl, `rows ${JSON.stringify(rows)}`)
+    assert.match(byName.Version ?? '', /^\d+\.\d+\.\d+/)
+
+    const shot = join(tmpdir(), `pocketpds-status-${process.pid}.png`)
+    await page.screenshot({ path: shot, fullPage: true })
+    assert.ok(existsSync(shot), `screenshot at ${shot}`)
+    t.diagnostic(`status page screenshot: ${shot}`)
+  })
+})
