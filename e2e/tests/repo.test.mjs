@@ -211,6 +211,54 @@ describe('repository through the official atproto client', () => {
     assert.deepEqual([...data.collections].sort(), [PROFILE, POST].sort())
   })
 
+  test('writes without a session, or to another repository, are refused', async () => {
+    const anonymous = new AtpAgent({ service: env.localUrl })
+    await assert.rejects(
+      anonymous.com.atproto.repo.createRecord({ repo: did, collection: POST, record: post('nope') }),
+      (err) => {
+        assert.equal(err.status, 401)
+        return true
+      },
+    )
+    const bob = new AtpAgent({ service: env.localUrl })
+    await bob.createAccount({ handle: `bob${Date.now().toString(36)}.test`, password })
+    await assert.rejects(
+      bob.com.atproto.repo.createRecord({ repo: did, collection: POST, record: post('not mine') }),
+      (err) => {
+        assert.ok(err.status === 400 || err.status === 401 || err.status === 403, `status ${err.status}`)
+        return true
+      },
+    )
+    const list = await agent.com.atproto.repo.listRecords({ repo: did, collection: POST })
+    assert.ok(!list.data.records.some((r) => r.value.text === 'not mine' || r.value.text === 'nope'))
+  })
+
+  test('a handle outside the served domains and a taken handle are refused', async () => {
+    const other = new AtpAgent({ service: env.localUrl })
+    await assert.rejects(other.createAccount({ handle: 'mallory.example.com', password }), (err) => {
+      assert.equal(err.status, 400)
+      return true
+    })
+    await assert.rejects(other.createAccount({ handle, password }), (err) => {
+      assert.equal(err.status, 400)
+      assert.equal(err.error, 'HandleNotAvailable')
+      return true
+    })
+  })
+
+  test('sync endpoints answer RepoNotFound for an unknown DID', async () => {
+    const unknown = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+    await assert.rejects(agent.com.atproto.sync.getRepo({ did: unknown }), (err) => {
+      assert.equal(err.status, 400)
+      assert.equal(err.error, 'RepoNotFound')
+      return true
+    })
+    await assert.rejects(agent.com.atproto.sync.getLatestCommit({ did: unknown }), (err) => {
+      assert.equal(err.error, 'RepoNotFound')
+      return true
+    })
+  })
+
   test('sync.getRepo is a full repository signed by the key in the DID document', async () => {
     const signingKey = await signingKeyFromPlc(env.plcUrl, did)
     const { data: car } = await agent.com.atproto.sync.getRepo({ did })
