@@ -296,6 +296,11 @@ describe('repository through the official atproto client', () => {
     const present = await verifyProofs(proof, [{ collection: PROFILE, rkey: 'self', cid: profileCid }], did, signingKey)
     assert.equal(present.verified.length, 1)
     assert.equal(present.unverified.length, 0)
+    // A claim of another CID for the same key is not verified by that proof.
+    const postCid = creates.find((c) => c.collection === POST).cid
+    const wrong = await verifyProofs(proof, [{ collection: PROFILE, rkey: 'self', cid: postCid }], did, signingKey)
+    assert.equal(wrong.verified.length, 0)
+    assert.equal(wrong.unverified.length, 1)
 
     const { data: absence } = await agent.com.atproto.sync.getRecord({
       did,
