@@ -24,9 +24,9 @@ echo "== end-to-end tests"
 # The browser test drives the system Chromium; install it when missing (as root, or through sudo).
 if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update && apt-get install -y chromium
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
   elif command -v sudo >/dev/null; then
-    sudo apt-get update && sudo apt-get install -y chromium
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
   else
     echo "chromium not found: install it (apt-get install chromium) or set CHROMIUM_PATH" >&2
     exit 1
