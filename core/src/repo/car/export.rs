@@ -12,7 +12,7 @@ use crate::repo::block_store::BlockStore;
 use crate::repo::cid::Cid;
 use crate::repo::commit::Commit;
 use crate::repo::error::RepoError;
-use crate::repo::mst::{Mst, Node};
+use crate::repo::mst::{Mst, NodeLinks};
 
 async fn block<S: BlockStore>(store: &S, cid: &Cid) -> Result<Bytes, RepoError> {
     store.get(cid).await?.ok_or(RepoError::MissingBlock(*cid))
@@ -46,13 +46,13 @@ pub async fn export_repo<S: BlockStore, W: AsyncWrite + Unpin>(
             }
             Task::Node(cid) => {
                 let bytes = block(store, &cid).await?;
-                let node = Node::decode(&bytes).map_err(RepoError::Mst)?;
+                let node = NodeLinks::decode(&bytes).map_err(RepoError::Mst)?;
                 car.write_block(&cid, &bytes).await?;
                 tasks.clear();
                 tasks.extend(node.left.map(Task::Node));
-                for e in &node.entries {
-                    tasks.push(Task::Record(e.value));
-                    tasks.extend(e.right.map(Task::Node));
+                for (value, right) in &node.entries {
+                    tasks.push(Task::Record(*value));
+                    tasks.extend(right.map(Task::Node));
                 }
                 stack.extend(tasks.drain(..).rev());
             }

@@ -18,7 +18,7 @@ pub mod proof;
 pub mod tree;
 
 pub use diff::MstDiff;
-pub use node::{Entry, Node};
+pub use node::{Entry, Node, NodeLinks};
 pub use proof::verify_key_proof;
 pub use tree::Mst;
 

@@ -145,6 +145,48 @@ impl Node {
     }
 }
 
+/// The links of a node without its keys: the left subtree, and for each entry its record and right
+/// subtree. What a walk over a tree's blocks (export) needs; the layout is checked as strictly as by
+/// [`Node::decode`], but keys are neither rebuilt nor validated, so use it only on trusted trees.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeLinks {
+    /// The subtree of keys below the first entry.
+    pub left: Option<Cid>,
+    /// Each entry's record value and right subtree, in key order.
+    pub entries: Vec<(Cid, Option<Cid>)>,
+}
+
+impl NodeLinks {
+    /// Reads the links of an encoded node.
+    pub fn decode(bytes: &[u8]) -> Result<NodeLinks, MstError> {
+        let mut r = Reader { buf: bytes, pos: 0 };
+        r.expect_map(2)?;
+        r.expect_key("e")?;
+        let n = r.header_of(4)?;
+        let mut entries = Vec::with_capacity((n as usize).min(bytes.len() / 20));
+        for _ in 0..n {
+            r.expect_map(4)?;
+            r.expect_key("k")?;
+            r.byte_string()?;
+            r.expect_key("p")?;
+            r.header_of(0)?;
+            r.expect_key("t")?;
+            let right = r.opt_cid()?;
+            r.expect_key("v")?;
+            let value = r.cid()?;
+            check_link(&right, &r)?;
+            entries.push((value, right));
+        }
+        r.expect_key("l")?;
+        let left = r.opt_cid()?;
+        check_link(&left, &r)?;
+        if r.pos != bytes.len() {
+            return Err(r.bad("trailing bytes"));
+        }
+        Ok(NodeLinks { left, entries })
+    }
+}
+
 fn check_link(link: &Option<Cid>, r: &Reader<'_>) -> Result<(), MstError> {
     match link {
         Some(cid) if cid.codec() != DAG_CBOR => Err(r.bad("subtree link is not dag-cbor")),
@@ -294,6 +336,24 @@ mod tests {
         // The generic DAG-CBOR encoder must produce the very same bytes.
         let ipld: ipld_core::ipld::Ipld = serde_ipld_dagcbor::from_slice(&bytes).expect("cbor");
         assert_eq!(serde_ipld_dagcbor::to_vec(&ipld).expect("enc"), bytes);
+    }
+
+    #[test]
+    fn links_match_the_full_decoding() {
+        let sub = cid_for_cbor(b"sub");
+        let node = Node {
+            left: Some(sub),
+            entries: vec![entry("a/b", None), entry("a/c", Some(sub))],
+        };
+        let bytes = node.encode();
+        let links = NodeLinks::decode(&bytes).expect("decodes");
+        assert_eq!(links.left, node.left);
+        let want: Vec<(Cid, Option<Cid>)> =
+            node.entries.iter().map(|e| (e.value, e.right)).collect();
+        assert_eq!(links.entries, want);
+        for cut in 0..bytes.len() {
+            assert!(NodeLinks::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]
