@@ -56,6 +56,14 @@ pub fn router(state: AppState) -> Router {
             get(xrpc::server::describe_server::handle),
         )
         .route(
+            "/.well-known/atproto-did",
+            get(xrpc::identity::well_known::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.resolveHandle",
+            query(xrpc::identity::resolve_handle::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.createAccount",
             procedure(xrpc::server::create_account::handle),
         )

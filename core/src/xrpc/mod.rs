@@ -2,6 +2,7 @@
 //! `com.atproto.server.describeServer`). Handlers parse and check input, call the library rooms
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
+pub mod identity;
 pub mod repo;
 pub mod server;
 pub mod sync;

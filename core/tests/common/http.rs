@@ -47,7 +47,11 @@ pub fn request_with_headers(
     headers: &[(&str, &str)],
     body: Option<(&str, &[u8])>,
 ) -> Response {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    // The caller's Host header, if it gives one, replaces the default.
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         req.push_str(&format!("{name}: {value}\r\n"));
     }
