@@ -64,6 +64,18 @@ pub fn router(state: AppState) -> Router {
             query(xrpc::identity::resolve_handle::handle),
         )
         .route(
+            "/xrpc/com.atproto.server.activateAccount",
+            procedure(xrpc::server::account_status::activate),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deactivateAccount",
+            procedure(xrpc::server::account_status::deactivate),
+        )
+        .route(
+            "/xrpc/com.atproto.server.checkAccountStatus",
+            query(xrpc::server::account_status::check),
+        )
+        .route(
             "/xrpc/com.atproto.server.createAccount",
             procedure(xrpc::server::create_account::handle),
         )

@@ -1,5 +1,6 @@
 //! `com.atproto.server.*`: the server's description, accounts and sessions.
 
+pub mod account_status;
 pub mod create_account;
 pub mod create_app_password;
 pub mod create_session;
