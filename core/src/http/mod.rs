@@ -137,6 +137,10 @@ pub fn router(state: AppState) -> Router {
             get(xrpc::repo::describe_repo::handle),
         )
         .route(
+            "/xrpc/com.atproto.sync.getBlocks",
+            get(xrpc::sync::get_blocks::handle),
+        )
+        .route(
             "/xrpc/com.atproto.sync.getLatestCommit",
             get(xrpc::sync::get_latest_commit::handle),
         )

@@ -1,6 +1,7 @@
 //! `com.atproto.sync.*`: repositories and records as CAR files, and where repositories stand.
 
 pub mod car_stream;
+pub mod get_blocks;
 pub mod get_latest_commit;
 pub mod get_record;
 pub mod get_repo;
