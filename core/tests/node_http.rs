@@ -3,13 +3,8 @@
 mod common;
 
 use common::http::request;
-use pocketpds_core::config::Config;
 
-fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".to_string())).unwrap();
-    c.data_directory = dir.to_path_buf();
-    c
-}
+use common::node::local_config as config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_describes_itself_and_answers_health_and_status() {

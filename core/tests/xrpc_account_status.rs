@@ -4,52 +4,21 @@
 mod common;
 
 use common::http::request_with_headers;
-use pocketpds_core::auth::{create_account, CreateAccount};
-use pocketpds_core::config::Config;
-use pocketpds_core::crypto::{Algorithm, Keypair};
+use common::node::{local_config, seed_account};
 use pocketpds_core::repo::cbor;
-use pocketpds_core::storage::{events, Announce};
-use pocketpds_core::syntax::Did;
+use pocketpds_core::storage::events;
 
 const DID: &str = "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_stops_writes_until_reactivation() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".into())).unwrap();
-    config.data_directory = dir.path().to_path_buf();
-    let node = pocketpds_core::node::start(config).await.unwrap();
-    let state = node.state.clone();
-    let key = Keypair::generate(Algorithm::K256).unwrap();
-    let account = create_account(
-        &state.accounts,
-        &CreateAccount {
-            did: DID,
-            handle: "erin.test",
-            email: None,
-            password: "a-long-password",
-            signing_key: &key,
-            invite_code: None,
-            invite_required: false,
-            deactivated: false,
-        },
-        state.sessions.now(),
-    )
-    .await
-    .unwrap();
-    state
-        .repos
-        .create_repo(
-            &Did::parse(DID).unwrap(),
-            &key,
-            Announce::NewAccount {
-                handle: Some("erin.test"),
-            },
-        )
+    let node = pocketpds_core::node::start(local_config(dir.path()))
         .await
         .unwrap();
-    let session = state.sessions.create_session(&account, None).await.unwrap();
-    let auth = format!("Bearer {}", session.access_jwt);
+    let state = node.state.clone();
+    let (_, token) = seed_account(&node, DID, "erin.test").await;
+    let auth = format!("Bearer {token}");
     let addr = node.local_addr;
     let call = move |method: &'static str, path: &'static str, body: Option<serde_json::Value>| {
         let auth = auth.clone();

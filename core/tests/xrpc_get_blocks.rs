@@ -4,52 +4,27 @@
 mod common;
 
 use common::http::request;
-use pocketpds_core::auth::{create_account, CreateAccount};
-use pocketpds_core::config::Config;
-use pocketpds_core::crypto::{Algorithm, Keypair};
+use common::node::{local_config, seed_account};
 use pocketpds_core::repo::car::{read_car, CarLimits};
 use pocketpds_core::repo::cid::cid_for_cbor;
-use pocketpds_core::storage::Announce;
-use pocketpds_core::syntax::Did;
 
 const DID: &str = "did:plc:cccccccccccccccccccccccc";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asked_blocks_come_back_and_unknown_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".into())).unwrap();
-    config.data_directory = dir.path().to_path_buf();
-    let node = pocketpds_core::node::start(config).await.unwrap();
-    let state = node.state.clone();
-    let key = Keypair::generate(Algorithm::K256).unwrap();
-    create_account(
-        &state.accounts,
-        &CreateAccount {
-            did: DID,
-            handle: "fay.test",
-            email: None,
-            password: "a-long-password",
-            signing_key: &key,
-            invite_code: None,
-            invite_required: false,
-            deactivated: false,
-        },
-        state.sessions.now(),
-    )
-    .await
-    .unwrap();
-    let created = state
-        .repos
-        .create_repo(
-            &Did::parse(DID).unwrap(),
-            &key,
-            Announce::NewAccount {
-                handle: Some("fay.test"),
-            },
-        )
+    let node = pocketpds_core::node::start(local_config(dir.path()))
         .await
         .unwrap();
-    let (commit, data) = (created.head.commit, created.head.data);
+    seed_account(&node, DID, "fay.test").await;
+    let head = node
+        .state
+        .repos
+        .head(DID)
+        .await
+        .unwrap()
+        .expect("a repository");
+    let (commit, data) = (head.commit, head.data);
     let absent = cid_for_cbor(b"\xa1\x61x\x01");
     let addr = node.local_addr;
     let (found, missing, unknown_repo, malformed) = tokio::task::spawn_blocking(move || {

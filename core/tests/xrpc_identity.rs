@@ -3,34 +3,16 @@
 mod common;
 
 use common::http::{request, request_with_headers};
-use pocketpds_core::auth::{create_account, CreateAccount};
-use pocketpds_core::config::Config;
-use pocketpds_core::crypto::{Algorithm, Keypair};
+use common::node::{local_config, seed_account};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_handles_resolve_and_others_do_not() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".into())).unwrap();
-    config.data_directory = dir.path().to_path_buf();
-    let node = pocketpds_core::node::start(config).await.unwrap();
-    let key = Keypair::generate(Algorithm::K256).unwrap();
+    let node = pocketpds_core::node::start(local_config(dir.path()))
+        .await
+        .unwrap();
     let did = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
-    create_account(
-        &node.state.accounts,
-        &CreateAccount {
-            did,
-            handle: "carol.test",
-            email: None,
-            password: "a-long-password",
-            signing_key: &key,
-            invite_code: None,
-            invite_required: false,
-            deactivated: false,
-        },
-        node.state.sessions.now(),
-    )
-    .await
-    .unwrap();
+    seed_account(&node, did, "carol.test").await;
     let addr = node.local_addr;
     let (found, upper, unknown, missing, bad, well_known, well_known_other) =
         tokio::task::spawn_blocking(move || {

@@ -6,14 +6,10 @@ mod common;
 use std::net::SocketAddr;
 
 use common::http::{request_with_headers, Response};
-use pocketpds_core::auth::{create_account, CreateAccount};
-use pocketpds_core::config::Config;
-use pocketpds_core::crypto::{Algorithm, Keypair};
+use pocketpds_core::crypto::Keypair;
 use pocketpds_core::node::RunningNode;
 use pocketpds_core::repo::car::{import_car, read_car, CarLimits};
 use pocketpds_core::repo::MemoryBlockStore;
-use pocketpds_core::storage::Announce;
-use pocketpds_core::syntax::Did;
 use serde_json::{json, Value};
 
 struct Fixture {
@@ -24,45 +20,7 @@ struct Fixture {
     token: String,
 }
 
-fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config::from_vars(|k| (k == "PDS_PORT").then(|| "0".to_string())).unwrap();
-    c.data_directory = dir.to_path_buf();
-    c
-}
-
-async fn account(node: &RunningNode, did: &str, handle: &str) -> (Keypair, String) {
-    let state = &node.state;
-    let key = Keypair::generate(Algorithm::K256).unwrap();
-    let account = create_account(
-        &state.accounts,
-        &CreateAccount {
-            did,
-            handle,
-            email: None,
-            password: "correct horse battery staple",
-            signing_key: &key,
-            invite_code: None,
-            invite_required: false,
-            deactivated: false,
-        },
-        state.sessions.now(),
-    )
-    .await
-    .unwrap();
-    state
-        .repos
-        .create_repo(
-            &Did::parse(did).unwrap(),
-            &key,
-            Announce::NewAccount {
-                handle: Some(handle),
-            },
-        )
-        .await
-        .unwrap();
-    let session = state.sessions.create_session(&account, None).await.unwrap();
-    (key, session.access_jwt)
-}
+use common::node::{local_config as config, seed_account as account};
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod node;
 pub mod plc;
 
 use std::path::PathBuf;

@@ -145,7 +145,7 @@ pub async fn handle(
         .map(|(op, write)| result_of(op, write, validate))
         .collect();
     Ok(Json(json!({
-        "commit": { "cid": result.head.commit.to_string(), "rev": result.head.rev.to_string() },
+        "commit": super::record::commit_json(&result.head),
         "results": results,
     })))
 }

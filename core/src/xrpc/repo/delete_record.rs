@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::account;
 use super::input::{self, JsonInput};
+use super::{account, record};
 use crate::http::auth::AccessAuth;
 use crate::http::{AppState, XrpcError};
 use crate::repo::writer::WriteOp;
@@ -48,7 +48,5 @@ pub async fn handle(
         swap_record,
     }];
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
-    Ok(Json(json!({
-        "commit": { "cid": result.head.commit.to_string(), "rev": result.head.rev.to_string() },
-    })))
+    Ok(Json(json!({ "commit": record::commit_json(&result.head) })))
 }

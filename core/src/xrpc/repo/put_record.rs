@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::input::{self, JsonInput};
 use super::{account, record};
@@ -56,17 +56,5 @@ pub async fn handle(
         swap_record,
     }];
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
-    let op = result
-        .ops
-        .first()
-        .ok_or_else(|| XrpcError::internal("a write returned no op result"))?;
-    let mut body = json!({
-        "uri": op.uri.as_str(),
-        "cid": op.cid.map(|c| c.to_string()),
-        "commit": { "cid": result.head.commit.to_string(), "rev": result.head.rev.to_string() },
-    });
-    if let Some(status) = record::validation_status(input.validate) {
-        body["validationStatus"] = json!(status);
-    }
-    Ok(Json(body))
+    Ok(Json(record::written(&result, input.validate)?))
 }

@@ -4,10 +4,11 @@
 //! No Lexicon validation exists yet, so every write reports `validationStatus: "unknown"` (or none
 //! when the client asked for `validate: false`).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::http::XrpcError;
-use crate::repo::writer::Record;
+use crate::repo::writer::{Record, RepoHead};
+use crate::storage::CommitResult;
 use crate::syntax::Nsid;
 
 /// A record for `collection`: a JSON object, with `$type` set to the collection when missing. A
@@ -50,6 +51,29 @@ pub fn prepare(
 /// The `validationStatus` a write reports for `validate`.
 pub fn validation_status(validate: Option<bool>) -> Option<&'static str> {
     (validate != Some(false)).then_some("unknown")
+}
+
+/// The `commit` object of a write's response: `{cid, rev}` of the new head.
+pub fn commit_json(head: &RepoHead) -> Value {
+    json!({ "cid": head.commit.to_string(), "rev": head.rev.to_string() })
+}
+
+/// The response of a single-record write (createRecord, putRecord): the record's URI and CID, the
+/// commit, and the validation status.
+pub fn written(result: &CommitResult, validate: Option<bool>) -> Result<Value, XrpcError> {
+    let op = result
+        .ops
+        .first()
+        .ok_or_else(|| XrpcError::internal("a write returned no op result"))?;
+    let mut body = json!({
+        "uri": op.uri.as_str(),
+        "cid": op.cid.map(|c| c.to_string()),
+        "commit": commit_json(&result.head),
+    });
+    if let Some(status) = validation_status(validate) {
+        body["validationStatus"] = json!(status);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]
