@@ -74,10 +74,7 @@ impl Mst {
         store: &S,
         earlier: Option<Cid>,
     ) -> Result<MstDiff, MstError> {
-        let earlier_layer = match earlier {
-            Some(root) => Mst::load(root).layer_with(self, store).await?,
-            None => 0,
-        };
+        let earlier_layer = self.layer_of(store, earlier).await?;
         let later_layer = self.layer(store).await?;
         let later_root = if self.is_empty() {
             None
@@ -145,22 +142,5 @@ impl Mst {
             .filter(|c| !later_nodes.contains(c))
             .collect();
         Ok(diff)
-    }
-}
-
-impl Mst {
-    /// The layer of this (loaded) tree's root, reading nodes through `via`'s memory.
-    async fn layer_with<S: BlockStore>(&self, via: &mut Mst, store: &S) -> Result<u32, MstError> {
-        let mut depth = 0u32;
-        let mut at = Some(self.root());
-        while let Some(cid) = at {
-            let node = via.node(store, &cid).await?;
-            if let Some(first) = node.entries.first() {
-                return Ok(super::key::key_height(first.key.as_bytes()) + depth);
-            }
-            at = node.left;
-            depth += 1;
-        }
-        Ok(0)
     }
 }

@@ -343,20 +343,28 @@ impl Mst {
         if let Some(l) = self.layer {
             return Ok(l);
         }
+        let layer = self.layer_of(store, self.root).await?;
+        self.layer = Some(layer);
+        Ok(layer)
+    }
+
+    /// The layer of the tree rooted at `root`, reading its nodes through this tree's memory.
+    pub(super) async fn layer_of<S: BlockStore>(
+        &mut self,
+        store: &S,
+        root: Option<Cid>,
+    ) -> Result<u32, MstError> {
         let mut depth = 0u32;
-        let mut at = self.root;
-        let mut layer = 0;
+        let mut at = root;
         while let Some(cid) = at {
             let node = self.node(store, &cid).await?;
             if let Some(first) = node.entries.first() {
-                layer = key_height(first.key.as_bytes()) + depth;
-                break;
+                return Ok(key_height(first.key.as_bytes()) + depth);
             }
             at = node.left;
             depth += 1;
         }
-        self.layer = Some(layer);
-        Ok(layer)
+        Ok(0)
     }
 
     /// Runs a pure tree operation, loading each node it misses and trying again.
