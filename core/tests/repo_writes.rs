@@ -138,6 +138,15 @@ async fn all_records(repos: &RepoStore, did: &str, collection: &str) -> BTreeMap
 
 /// The whole repository at its head, exported and verified as an importer would.
 async fn export_and_verify(f: &Fixture, repos: &RepoStore, did: &str) -> BTreeMap<String, Cid> {
+    export_and_verify_with(f, repos, did, &f.key).await
+}
+
+async fn export_and_verify_with(
+    f: &Fixture,
+    repos: &RepoStore,
+    did: &str,
+    key: &Keypair,
+) -> BTreeMap<String, Cid> {
     let head = repos.head(did).await.unwrap().unwrap();
     let blocks = f.storage.block_store(did).await.unwrap();
     let (car, _) = export_repo(&blocks, head.commit, Vec::new()).await.unwrap();
@@ -147,7 +156,7 @@ async fn export_and_verify(f: &Fixture, repos: &RepoStore, did: &str) -> BTreeMa
         CarLimits::default(),
         &imported,
         did,
-        &f.key.public_key(),
+        &key.public_key(),
     )
     .await
     .unwrap();
@@ -977,4 +986,80 @@ async fn a_deleted_repository_leaves_only_its_deletion_event_and_can_be_created_
         .await
         .unwrap();
     assert_eq!(f.repos.get_record(ALICE, POST, "p").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_stored_in_groups_and_a_failing_write_fails_alone() {
+    let f = fixture().await;
+    let bob = Did::parse(BOB).unwrap();
+    let bob_key = Keypair::generate(Algorithm::P256).unwrap();
+    f.repos
+        .create_repo(&bob, &bob_key, Announce::CommitOnly)
+        .await
+        .unwrap();
+    let (key, bob_key) = (Arc::new(f.key.clone()), Arc::new(bob_key));
+    let mut tasks = Vec::new();
+    for i in 0..96usize {
+        let store = f.repos.clone();
+        let (alice, bob) = (f.did.clone(), bob.clone());
+        let (key, bob_key) = (key.clone(), bob_key.clone());
+        tasks.push(tokio::spawn(async move {
+            let rkey = format!("g{i:03}");
+            let outcome = match i % 8 {
+                // Deleting a record that was never written fails to build.
+                3 => {
+                    store
+                        .write(&alice, &key, &[delete("never-written", None)], None)
+                        .await
+                }
+                5 => {
+                    store
+                        .write(&bob, &bob_key, &[create(POST, &rkey, &rkey)], None)
+                        .await
+                }
+                _ => {
+                    store
+                        .write(&alice, &key, &[create(POST, &rkey, &rkey)], None)
+                        .await
+                }
+            };
+            (i, rkey, outcome)
+        }));
+    }
+    let (mut alice_acked, mut bob_acked) = (BTreeMap::new(), BTreeMap::new());
+    let mut largest_group = 0;
+    let mut seqs = Vec::new();
+    for task in tasks {
+        let (i, rkey, outcome) = task.await.unwrap();
+        match (i % 8, outcome) {
+            (3, Err(WriteError::RecordNotFound(_))) => {}
+            (3, other) => panic!("write {i} should fail alone, got {other:?}"),
+            (kind, Ok(result)) => {
+                largest_group = largest_group.max(result.group);
+                seqs.push(result.seq);
+                let acked = if kind == 5 {
+                    &mut bob_acked
+                } else {
+                    &mut alice_acked
+                };
+                acked.insert(format!("{POST}/{rkey}"), result.ops[0].cid.unwrap());
+            }
+            (_, Err(err)) => panic!("write {i} failed: {err}"),
+        }
+    }
+    assert_eq!(alice_acked.len(), 72);
+    assert_eq!(bob_acked.len(), 12);
+    assert!(
+        largest_group > 1,
+        "96 writes issued at once were stored one transaction each"
+    );
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 84, "every commit has its own event");
+    check_after_race(&f, &alice_acked, 72).await;
+    assert_eq!(
+        export_and_verify_with(&f, &f.repos, BOB, &bob_key).await,
+        bob_acked
+    );
+    eprintln!("largest group: {largest_group} commits in one transaction");
 }

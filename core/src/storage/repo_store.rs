@@ -8,6 +8,7 @@
 //! event. If another writer — a task on another connection, or another node on the same database —
 //! moved the head first, the commit is rebuilt on the new head, up to [`MAX_ATTEMPTS`] times. A
 //! failure rolls everything back; an acknowledged write is durable (WAL, `synchronous = FULL`).
+//! Writes that arrive together are stored as a group, several commits in one transaction ([`group`]).
 //!
 //! A store owns one connection. Its statements and transactions take turns on it (a transaction
 //! belongs to the connection, so a read issued in the middle of another task's commit would see that
@@ -20,9 +21,9 @@
 mod apply;
 mod blocks;
 pub(super) mod columns;
+pub mod group;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use libsql::{Connection, Value};
@@ -34,9 +35,7 @@ use super::error::StorageError;
 use super::events::{self, account_event, identity_event, EventKind};
 use crate::crypto::Keypair;
 use crate::repo::cid::Cid;
-use crate::repo::writer::{
-    event_time, genesis, prepare_commit, OpResult, RepoHead, WriteError, WriteOp,
-};
+use crate::repo::writer::{event_time, genesis, OpResult, RepoHead, WriteError, WriteOp};
 use crate::syntax::{Did, Tid};
 use apply::Announcements;
 use columns::{cid, optional_blob, text};
@@ -54,8 +53,11 @@ pub struct RepoStore {
     conn: Connection,
     /// Statements and transactions on `conn` take turns.
     lock: Arc<tokio::sync::Mutex<()>>,
-    /// Writes (read head, prepare, apply) through this store run one at a time.
+    /// Writes (read head, prepare, apply) through this store run one at a time; the holder of
+    /// this turn stores every queued write as one group.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Writes waiting for the next group.
+    queue: group::Queue,
 }
 
 /// A stored commit.
@@ -69,6 +71,8 @@ pub struct CommitResult {
     pub ops: Vec<OpResult>,
     /// How many times the commit was built (more than 1 when other writers moved the head).
     pub attempts: u32,
+    /// How many commits were stored in the same transaction, this one included (group commit).
+    pub group: usize,
 }
 
 /// A record as the index and the blocks hold it.
@@ -104,6 +108,7 @@ impl RepoStore {
             conn,
             lock: Arc::new(tokio::sync::Mutex::new(())),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            queue: group::Queue::default(),
         }
     }
 
@@ -166,6 +171,7 @@ impl RepoStore {
                 seq,
                 ops: prepared.ops,
                 attempts: 1,
+                group: 1,
             }),
             Err(ApplyError::RepoExists | ApplyError::HeadMoved) => {
                 Err(WriteError::RepoExists(did.to_string()))
@@ -214,7 +220,8 @@ impl RepoStore {
     /// Applies `ops` to the account's repository as one commit: reads the head, builds the commit
     /// and stores it, building it again on the new head when another writer moved it meanwhile.
     /// `swap_commit`, when set, must be the head's commit (so a moved head fails with
-    /// [`WriteError::InvalidSwap`] rather than being retried).
+    /// [`WriteError::InvalidSwap`] rather than being retried). Concurrent writes through the same
+    /// store are grouped into one transaction (see [`group`]); each is still its own commit.
     pub async fn write(
         &self,
         did: &Did,
@@ -222,39 +229,7 @@ impl RepoStore {
         ops: &[WriteOp],
         swap_commit: Option<Cid>,
     ) -> Result<CommitResult, WriteError> {
-        let _writer = self.write_lock.lock().await;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let head = self
-                .head(did.as_str())
-                .await
-                .map_err(|e| WriteError::Store(e.into()))?
-                .ok_or_else(|| WriteError::RepoNotFound(did.to_string()))?;
-            let blocks = self.blocks(did.as_str());
-            let prepared = prepare_commit(&blocks, did, key, Some(&head), ops, swap_commit).await?;
-            match self.apply(&prepared).await {
-                Ok(seq) => {
-                    return Ok(CommitResult {
-                        head: prepared.head(),
-                        seq,
-                        ops: prepared.ops,
-                        attempts: attempt,
-                    })
-                }
-                Err(ApplyError::HeadMoved) => {
-                    log::debug!(
-                        "head of {did} moved during a write (attempt {attempt}); rebuilding"
-                    );
-                    // A little jitter keeps racing nodes from meeting again at once.
-                    let pause = rand::random::<u64>() % (u64::from(attempt) * 4 + 1);
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-                Err(ApplyError::RepoExists) => return Err(WriteError::RepoExists(did.to_string())),
-                Err(ApplyError::Storage(err)) => return Err(WriteError::Store(err.into())),
-            }
-        }
-        Err(WriteError::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        self.write_grouped(did, key, ops, swap_commit).await
     }
 
     /// The record `collection/rkey` of `did` from the index, with its bytes.

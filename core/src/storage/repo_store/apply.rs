@@ -75,6 +75,49 @@ impl RepoStore {
     }
 }
 
+impl RepoStore {
+    /// Stores the commits of a group (each built on the one before it in its repository) in one
+    /// transaction, and returns the sequence numbers of their `#commit` events in order. Any
+    /// failure — a head moved by another node included — stores none of them.
+    pub(super) async fn apply_group(
+        &self,
+        group: &[(usize, PreparedCommit)],
+    ) -> Result<Vec<u64>, ApplyError> {
+        let none = Announcements {
+            before: &[],
+            after: &[],
+        };
+        let _connection = self.lock.lock().await;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .await?;
+        let mut seqs = Vec::with_capacity(group.len());
+        let mut outcome = Ok(());
+        for (_, prepared) in group {
+            match write_commit(&tx, prepared, &none).await {
+                Ok(seq) => seqs.push(seq),
+                Err(err) => {
+                    outcome = Err(err);
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(seqs)
+            }
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    log::warn!("rolling back a failed group commit failed: {rollback}");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
 async fn write_commit(
     conn: &Connection,
     prepared: &PreparedCommit,
