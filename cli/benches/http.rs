@@ -106,13 +106,13 @@ async fn run() -> Result<(), Error> {
     let res = client
         .post(format!("{url}/xrpc/com.atproto.repo.createRecord"))
         .header("authorization", auth.as_str())
-        .json(&json!({"repo": did, "collection": "app.bsky.feed.post", "rkey": "benchread",
+        .json(&json!({"repo": did, "collection": "app.bsky.feed.post", "rkey": "3kaaaaaaaaaa2",
             "record": {"$type": "app.bsky.feed.post", "text": "read me", "createdAt": "2026-11-24T00:00:00.000Z"}}))
         .send()
         .await?;
     check(res).await?;
     let get_url = Arc::new(format!(
-        "{url}/xrpc/com.atproto.repo.getRecord?repo={did}&collection=app.bsky.feed.post&rkey=benchread"
+        "{url}/xrpc/com.atproto.repo.getRecord?repo={did}&collection=app.bsky.feed.post&rkey=3kaaaaaaaaaa2"
     ));
     for concurrency in [1usize, 8] {
         let (count, took, mut latencies) = load(concurrency, phase, {
@@ -262,7 +262,7 @@ async fn start_node(
         .env("PDS_DID_PLC_URL", plc_url)
         .env("PDS_SERVICE_HANDLE_DOMAINS", ".test")
         .env("PDS_DEV_MODE", "true")
-        .env("RUST_LOG", "warn")
+        .env("PDS_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
@@ -291,6 +291,8 @@ fn start_plc(root: &Path) -> Result<(Process, String), Error> {
     let mut child = Command::new("node")
         .args(["e2e/plc-server.mjs", "0"])
         .current_dir(root)
+        // The directory stops when its standard input closes; the child keeps the pipe open.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;

@@ -23,6 +23,7 @@ pub mod login;
 pub mod password;
 mod random;
 mod scope;
+pub mod service_jwt;
 pub mod session;
 
 pub use account::{create_account, CreateAccount};

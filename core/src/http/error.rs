@@ -83,6 +83,12 @@ impl From<crate::auth::AuthError> for XrpcError {
     }
 }
 
+impl From<crate::auth::service_jwt::ServiceAuthError> for XrpcError {
+    fn from(e: crate::auth::service_jwt::ServiceAuthError) -> Self {
+        XrpcError::new(StatusCode::BAD_REQUEST, "BadExpiration", e.to_string())
+    }
+}
+
 impl From<crate::repo::writer::WriteError> for XrpcError {
     fn from(e: crate::repo::writer::WriteError) -> Self {
         use crate::repo::writer::WriteError;

@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::server::create_session::handle),
         )
         .route(
+            "/xrpc/com.atproto.server.getServiceAuth",
+            query(xrpc::server::get_service_auth::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.getSession",
             query(xrpc::server::get_session::handle),
         )

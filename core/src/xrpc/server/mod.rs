@@ -6,6 +6,7 @@ pub mod create_app_password;
 pub mod create_session;
 pub mod delete_session;
 pub mod describe_server;
+pub mod get_service_auth;
 pub mod get_session;
 pub mod list_app_passwords;
 pub mod refresh_session;
