@@ -54,7 +54,13 @@ fn start(dir: &Path) -> Node {
 }
 
 /// One request on a fresh connection; `None` when the node is gone.
-fn call(addr: &str, method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Option<(u16, String)> {
+fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -126,7 +132,14 @@ async fn acknowledged_writes_survive_sigkill() {
     let node = start(dir.path());
     let addr = node.1.clone();
     let login = format!(r#"{{"identifier":"{DID}","password":"{PASSWORD}"}}"#);
-    let (status, body) = call(&addr, "POST", "/xrpc/com.atproto.server.createSession", None, Some(&login)).unwrap();
+    let (status, body) = call(
+        &addr,
+        "POST",
+        "/xrpc/com.atproto.server.createSession",
+        None,
+        Some(&login),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     let token = json(&body)["accessJwt"].as_str().unwrap().to_owned();
 
@@ -203,9 +216,15 @@ async fn acknowledged_writes_survive_sigkill() {
         }
     };
     let store = MemoryBlockStore::new();
-    let verified = import_car(&car[..], CarLimits::default(), &store, DID, &key.public_key())
-        .await
-        .expect("the repository verifies after the crash");
+    let verified = import_car(
+        &car[..],
+        CarLimits::default(),
+        &store,
+        DID,
+        &key.public_key(),
+    )
+    .await
+    .expect("the repository verifies after the crash");
     assert!(
         verified.records >= acknowledged.len() as u64,
         "{} records < {}",
@@ -218,7 +237,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16)
+                .unwrap();
         body = &body[line_end + 2..];
         if size == 0 {
             return out;

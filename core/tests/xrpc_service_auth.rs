@@ -94,7 +94,7 @@ async fn service_tokens_are_signed_by_the_account_and_bounded() {
             400,
             "InvalidRequest",
         ),
-        (format!("{base}"), 400, "InvalidRequest"),
+        (base.to_string(), 400, "InvalidRequest"),
     ];
     for (path, status, error) in cases {
         let token = token.clone();
