@@ -181,3 +181,132 @@ fn unknown(value: &Ipld, path: &str) -> Result<(), ValidationError> {
         _ => fail(path, "must be an object"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::cbor::from_json;
+    use serde_json::json;
+
+    const DOC: &str = r##"{"lexicon": 1, "id": "com.example.rec", "defs": {
+        "main": {"type": "record", "key": "any", "record": {"type": "object",
+            "required": ["must"], "nullable": ["maybe"],
+            "properties": {
+                "must": {"type": "integer"},
+                "maybe": {"type": "string"},
+                "open": {"type": "union", "refs": ["#a", "com.example.other"]},
+                "closed": {"type": "union", "refs": ["#a"], "closed": true},
+                "node": {"type": "ref", "ref": "#node"},
+                "list": {"type": "array", "maxLength": 10, "items": {"type": "integer"}},
+                "any": {"type": "unknown"}}}},
+        "a": {"type": "object", "required": ["x"], "properties": {"x": {"type": "integer"}}},
+        "node": {"type": "object", "properties": {"next": {"type": "ref", "ref": "#node"}}}}}"##;
+    const OTHER: &str = r#"{"lexicon": 1, "id": "com.example.other", "defs": {
+        "main": {"type": "object", "properties": {"y": {"type": "boolean"}}}}}"#;
+
+    fn check(value: serde_json::Value) -> Result<(), ValidationError> {
+        let catalog = Catalog::from_json([DOC, OTHER]).unwrap();
+        let def = catalog.record("com.example.rec").unwrap();
+        Validator::new(&catalog).record(def, &from_json(&value).unwrap())
+    }
+
+    fn reason(value: serde_json::Value) -> String {
+        check(value).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn objects_require_and_allow_null_as_declared() {
+        assert!(check(json!({"must": 1, "extra": "ignored"})).is_ok());
+        assert_eq!(reason(json!({})), "Record must have the property \"must\"");
+        assert_eq!(
+            reason(json!({"must": null})),
+            "Record/must must be an integer"
+        );
+        assert!(check(json!({"must": 1, "maybe": null})).is_ok());
+        assert!(check(json!({"must": 1, "maybe": 2})).is_err());
+    }
+
+    #[test]
+    fn unions_pick_the_member_by_type() {
+        let with = |field: &str, v: serde_json::Value| {
+            let mut r = json!({"must": 1});
+            r[field] = v;
+            r
+        };
+        assert!(check(with("open", json!({"$type": "com.example.rec#a", "x": 1}))).is_ok());
+        assert_eq!(
+            reason(with("open", json!({"$type": "com.example.rec#a"}))),
+            "Record/open must have the property \"x\""
+        );
+        // A bare NSID names its main def, and so does an explicit #main.
+        assert!(check(with(
+            "open",
+            json!({"$type": "com.example.other", "y": true})
+        ))
+        .is_ok());
+        assert!(check(with(
+            "open",
+            json!({"$type": "com.example.other#main", "y": 1})
+        ))
+        .is_err());
+        assert!(check(with(
+            "open",
+            json!({"$type": "com.example.unknown", "z": 1})
+        ))
+        .is_ok());
+        assert!(check(with("open", json!({"x": 1}))).is_err());
+        assert!(check(with("open", json!("com.example.rec#a"))).is_err());
+        assert!(check(with(
+            "closed",
+            json!({"$type": "com.example.rec#a", "x": 1})
+        ))
+        .is_ok());
+        assert_eq!(
+            reason(with("closed", json!({"$type": "com.example.unknown"}))),
+            "Record/closed $type must be one of com.example.rec#a"
+        );
+    }
+
+    #[test]
+    fn unknown_is_any_object_but_a_blob() {
+        let with = |v: serde_json::Value| json!({"must": 1, "any": v});
+        assert!(check(with(json!({"whatever": [1, {"a": null}]}))).is_ok());
+        for bad in [
+            json!(1),
+            json!([1]),
+            json!("text"),
+            json!({"$bytes": "AAEC"}),
+            json!({"$link": "bafkreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"}),
+            json!({"$type": "blob", "mimeType": "a/b", "size": 1,
+                   "ref": {"$link": "bafkreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"}}),
+        ] {
+            assert!(check(with(bad.clone())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deep_recursive_values_and_huge_arrays_are_bounded() {
+        // A self-referencing schema follows the value down to the data model's depth limit.
+        let mut node = json!({});
+        for _ in 0..120 {
+            node = json!({"next": node});
+        }
+        assert!(check(json!({"must": 1, "node": node})).is_ok());
+        let mut bad = json!({"next": 5});
+        for _ in 0..100 {
+            bad = json!({"next": bad});
+        }
+        let err = check(json!({"must": 1, "node": bad})).unwrap_err();
+        assert_eq!(err.path.matches("/next").count(), 101);
+        // An array over its limit is refused before any element is looked at.
+        let huge = vec![json!("not an integer"); 200_000];
+        assert_eq!(
+            reason(json!({"must": 1, "list": huge})),
+            "Record/list must not have more than 10 elements"
+        );
+        assert_eq!(
+            reason(json!({"must": 1, "list": [1, 2, "3"]})),
+            "Record/list/2 must be an integer"
+        );
+    }
+}

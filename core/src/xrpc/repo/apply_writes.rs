@@ -140,6 +140,7 @@ pub async fn handle(
         )));
     }
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
+    let (did, key) = account::writable(&state, &input.repo, &auth).await?;
     let validate = input.validate;
     let (ops, statuses): (Vec<_>, Vec<_>) = input
         .writes
@@ -148,7 +149,6 @@ pub async fn handle(
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .unzip();
-    let (did, key) = account::writable(&state, &input.repo, &auth).await?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops

@@ -36,8 +36,8 @@ pub async fn handle(
         None => RecordKey::parse(&Tid::next().to_string()).map_err(XrpcError::internal)?,
     };
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
-    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let ops = [WriteOp::Create {
         collection,
         rkey,

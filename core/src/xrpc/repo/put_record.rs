@@ -47,8 +47,8 @@ pub async fn handle(
         Some(Some(c)) => Some(Some(input::cid("swapRecord", c)?)),
     };
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
-    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let ops = [WriteOp::Put {
         collection,
         rkey,
