@@ -9,6 +9,7 @@
 //!   CAR files and proofs, over a [`repo::BlockStore`].
 //! - [`identity`]: did:plc operations and the PLC directory client, DID documents, did:web and handle
 //!   resolution.
+//! - [`lexicon`]: the Lexicons of the record types clients write, and the validator of records.
 //! - [`storage`]: libSQL-backed storage.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod identity;
+pub mod lexicon;
 pub mod node;
 pub mod repo;
 pub mod storage;

@@ -103,7 +103,7 @@ async fn created_records_can_be_read_back() {
     let c = created.json();
     let uri = c["uri"].as_str().unwrap();
     assert!(uri.starts_with(&format!("at://{}/app.bsky.feed.post/", f.did)));
-    assert_eq!(c["validationStatus"], "unknown");
+    assert_eq!(c["validationStatus"], "valid");
     assert!(c["commit"]["cid"].is_string() && c["commit"]["rev"].is_string());
     let rkey = uri.rsplit('/').next().unwrap();
 
@@ -111,8 +111,8 @@ async fn created_records_can_be_read_back() {
     let by_handle = f
         .post(
             "com.atproto.repo.createRecord",
-            json!({"repo": "alice.test", "collection": "app.bsky.feed.post", "rkey": "self",
-                   "record": {"text": "second"}}),
+            json!({"repo": "alice.test", "collection": "app.bsky.feed.post", "rkey": "3kabcdefghij2",
+                   "record": {"text": "second", "createdAt": "2024-01-01T00:00:01Z"}}),
         )
         .await;
     assert_eq!(by_handle.status, 200, "{}", by_handle.text());
@@ -129,7 +129,7 @@ async fn created_records_can_be_read_back() {
     assert_eq!(g["cid"], c["cid"]);
     assert_eq!(g["value"]["text"], "hello");
     let second = f
-        .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.feed.post&rkey=self")
+        .get("/xrpc/com.atproto.repo.getRecord?repo=alice.test&collection=app.bsky.feed.post&rkey=3kabcdefghij2")
         .await
         .json();
     assert_eq!(second["value"]["$type"], "app.bsky.feed.post");
@@ -151,6 +151,7 @@ async fn bad_writes_are_refused_and_change_nothing() {
     let f = fixture().await;
     let before = f.head().await;
     let post = |record: Value| json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": record});
+    let valid = json!({"text": "x", "createdAt": "2024-01-01T00:00:00Z"});
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (post(json!({"$type": "app.bsky.feed.like"})).to_string().into_bytes(), 400, "InvalidRequest"),
         (post(json!([1, 2])).to_string().into_bytes(), 400, "InvalidRequest"),
@@ -161,21 +162,21 @@ async fn bad_writes_are_refused_and_change_nothing() {
             "InvalidRequest",
         ),
         (
-            json!({"repo": f.did, "collection": "app.bsky.feed.post", "rkey": "..", "record": {}})
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "rkey": "..", "record": valid})
                 .to_string()
                 .into_bytes(),
             400,
             "InvalidRequest",
         ),
         (
-            json!({"repo": "did:plc:nobodynobodynobody0000", "collection": "app.bsky.feed.post", "record": {}})
+            json!({"repo": "did:plc:nobodynobodynobody0000", "collection": "app.bsky.feed.post", "record": valid})
                 .to_string()
                 .into_bytes(),
             400,
             "InvalidRequest",
         ),
         (
-            json!({"repo": "did:nope", "collection": "app.bsky.feed.post", "record": {}})
+            json!({"repo": "did:nope", "collection": "app.bsky.feed.post", "record": valid})
                 .to_string()
                 .into_bytes(),
             400,
@@ -189,7 +190,7 @@ async fn bad_writes_are_refused_and_change_nothing() {
             "PayloadTooLarge",
         ),
         (
-            json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {},
+            json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": valid,
                    "swapCommit": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"})
             .to_string()
             .into_bytes(),
@@ -243,7 +244,7 @@ async fn the_exported_repository_verifies_against_the_account_key() {
         let r = f
             .post(
                 "com.atproto.repo.createRecord",
-                json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {"text": format!("post {i}")}}),
+                json!({"repo": f.did, "collection": "app.bsky.feed.post", "record": {"text": format!("post {i}"), "createdAt": "2024-01-01T00:00:00Z"}}),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text());

@@ -174,7 +174,7 @@ describe('repository through the official atproto client', () => {
     const { data } = await agent.com.atproto.repo.applyWrites({
       repo: did,
       writes: [
-        { $type: 'com.atproto.repo.applyWrites#create', collection: POST, rkey: '3lbatchpost222', value: post('batch') },
+        { $type: 'com.atproto.repo.applyWrites#create', collection: POST, rkey: '3lbatchpost22', value: post('batch') },
         {
           $type: 'com.atproto.repo.applyWrites#update',
           collection: PROFILE,
@@ -194,13 +194,13 @@ describe('repository through the official atproto client', () => {
     const list = await agent.com.atproto.repo.listRecords({ repo: did, collection: POST })
     assert.deepEqual(
       list.data.records.map((r) => r.uri.split('/').pop()),
-      ['3lbatchpost222'],
+      ['3lbatchpost22'],
     )
     const profile = await agent.com.atproto.repo.getRecord({ repo: did, collection: PROFILE, rkey: 'self' })
     assert.equal(profile.data.value.displayName, 'Alice B.')
     written.deleted2 = written.first
     delete written.first
-    written.batch = { rkey: '3lbatchpost222', cid: data.results[0].cid }
+    written.batch = { rkey: '3lbatchpost22', cid: data.results[0].cid }
     written.profile.cid = profile.data.cid
   })
 

@@ -103,3 +103,12 @@ impl From<crate::repo::writer::WriteError> for XrpcError {
         XrpcError::new(StatusCode::BAD_REQUEST, name, e.to_string())
     }
 }
+
+impl From<crate::lexicon::RecordError> for XrpcError {
+    fn from(e: crate::lexicon::RecordError) -> Self {
+        match e {
+            crate::lexicon::RecordError::Unavailable(_) => XrpcError::internal(e),
+            other => XrpcError::invalid_request(other.to_string()),
+        }
+    }
+}

@@ -10,6 +10,7 @@ use super::input::{self, JsonInput};
 use super::{account, record};
 use crate::http::auth::AccessAuth;
 use crate::http::{AppState, XrpcError};
+use crate::lexicon::ValidationStatus;
 use crate::repo::writer::{OpResult, WriteOp, MAX_WRITES};
 use crate::syntax::{RecordKey, Tid};
 
@@ -57,7 +58,11 @@ pub enum Write {
     },
 }
 
-fn to_op(write: Write, validate: Option<bool>) -> Result<WriteOp, XrpcError> {
+/// One write as an operation, with the validation status of its record (none for deletes).
+fn to_op(
+    write: Write,
+    validate: Option<bool>,
+) -> Result<(WriteOp, Option<ValidationStatus>), XrpcError> {
     Ok(match write {
         Write::Create {
             collection,
@@ -69,12 +74,13 @@ fn to_op(write: Write, validate: Option<bool>) -> Result<WriteOp, XrpcError> {
                 Some(k) => input::record_key("rkey", k)?,
                 None => RecordKey::parse(&Tid::next().to_string()).map_err(XrpcError::internal)?,
             };
-            let record = record::prepare(&collection, value, validate)?;
-            WriteOp::Create {
+            let (record, status) = record::prepare(&collection, &rkey, value, validate)?;
+            let op = WriteOp::Create {
                 collection,
                 rkey,
                 record,
-            }
+            };
+            (op, status)
         }
         Write::Update {
             collection,
@@ -83,23 +89,27 @@ fn to_op(write: Write, validate: Option<bool>) -> Result<WriteOp, XrpcError> {
         } => {
             let collection = input::nsid("collection", &collection)?;
             let rkey = input::record_key("rkey", &rkey)?;
-            let record = record::prepare(&collection, value, validate)?;
-            WriteOp::Update {
+            let (record, status) = record::prepare(&collection, &rkey, value, validate)?;
+            let op = WriteOp::Update {
                 collection,
                 rkey,
                 record,
                 swap_record: None,
-            }
+            };
+            (op, status)
         }
-        Write::Delete { collection, rkey } => WriteOp::Delete {
-            collection: input::nsid("collection", &collection)?,
-            rkey: input::record_key("rkey", &rkey)?,
-            swap_record: None,
-        },
+        Write::Delete { collection, rkey } => {
+            let op = WriteOp::Delete {
+                collection: input::nsid("collection", &collection)?,
+                rkey: input::record_key("rkey", &rkey)?,
+                swap_record: None,
+            };
+            (op, None)
+        }
     })
 }
 
-fn result_of(op: &OpResult, write: &WriteOp, validate: Option<bool>) -> Value {
+fn result_of(op: &OpResult, write: &WriteOp, status: Option<ValidationStatus>) -> Value {
     let kind = match write {
         WriteOp::Create { .. } => "createResult",
         WriteOp::Update { .. } | WriteOp::Put { .. } => "updateResult",
@@ -112,8 +122,8 @@ fn result_of(op: &OpResult, write: &WriteOp, validate: Option<bool>) -> Value {
         "uri": op.uri.as_str(),
         "cid": op.cid.map(|c| c.to_string()),
     });
-    if let Some(status) = record::validation_status(validate) {
-        result["validationStatus"] = json!(status);
+    if let Some(status) = status {
+        result["validationStatus"] = json!(status.as_str());
     }
     result
 }
@@ -130,19 +140,21 @@ pub async fn handle(
         )));
     }
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
+    let (did, key) = account::writable(&state, &input.repo, &auth).await?;
     let validate = input.validate;
-    let ops = input
+    let (ops, statuses): (Vec<_>, Vec<_>) = input
         .writes
         .into_iter()
         .map(|w| to_op(w, validate))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops
         .iter()
-        .zip(&ops)
-        .map(|(op, write)| result_of(op, write, validate))
+        .zip(ops.iter().zip(statuses))
+        .map(|(op, (write, status))| result_of(op, write, status))
         .collect();
     Ok(Json(json!({
         "commit": super::record::commit_json(&result.head),

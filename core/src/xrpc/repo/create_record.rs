@@ -36,13 +36,13 @@ pub async fn handle(
         None => RecordKey::parse(&Tid::next().to_string()).map_err(XrpcError::internal)?,
     };
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
-    let record = record::prepare(&collection, input.record, input.validate)?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let ops = [WriteOp::Create {
         collection,
         rkey,
         record,
     }];
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
-    Ok(Json(record::written(&result, input.validate)?))
+    Ok(Json(record::written(&result, status)?))
 }

@@ -47,8 +47,8 @@ pub async fn handle(
         Some(Some(c)) => Some(Some(input::cid("swapRecord", c)?)),
     };
     let swap_commit = input::optional_cid("swapCommit", input.swap_commit.as_deref())?;
-    let record = record::prepare(&collection, input.record, input.validate)?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    let (record, status) = record::prepare(&collection, &rkey, input.record, input.validate)?;
     let ops = [WriteOp::Put {
         collection,
         rkey,
@@ -56,5 +56,5 @@ pub async fn handle(
         swap_record,
     }];
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
-    Ok(Json(record::written(&result, input.validate)?))
+    Ok(Json(record::written(&result, status)?))
 }
