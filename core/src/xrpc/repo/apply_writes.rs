@@ -137,6 +137,10 @@ pub async fn handle(
         .map(|w| to_op(w, validate))
         .collect::<Result<Vec<_>, _>>()?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    state
+        .blobs
+        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
+        .await?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops
