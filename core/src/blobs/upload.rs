@@ -1,12 +1,12 @@
 //! Receiving an upload as it streams in: each piece of the body is counted against the limit, hashed
-//! and stored a chunk at a time, so memory stays at one chunk whatever the size; the first bytes decide
+//! and handed to the store, which writes it a chunk at a time, so memory stays at one chunk whatever the size; the first bytes decide
 //! the MIME type. A refused or failed upload leaves nothing behind (and one whose client vanished is
 //! collected when its pending row expires).
 
 use std::future::poll_fn;
 use std::pin::Pin;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 use sha2::{Digest, Sha256};
 
@@ -14,7 +14,6 @@ use super::mime::resolve;
 use super::sniff::SNIFF_LEN;
 use super::BlobError;
 use crate::repo::cid::{cid_for_digest, Cid, RAW};
-use crate::storage::blobs::CHUNK_SIZE;
 use crate::storage::PendingUpload;
 
 /// What a complete body turned out to be.
@@ -42,7 +41,6 @@ where
     let mut hasher = Sha256::new();
     let mut head: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
     let mut mime_type = None;
-    let mut buffer = BytesMut::with_capacity(CHUNK_SIZE);
     let mut size: u64 = 0;
     while let Some(piece) = poll_fn(|cx| Pin::new(&mut *body).poll_next(cx)).await {
         let piece = piece.map_err(|e| BlobError::Body(e.to_string()))?;
@@ -59,21 +57,14 @@ where
                 mime_type = Some(resolve(declared, &head)?);
             }
         }
-        buffer.extend_from_slice(&piece);
-        while buffer.len() >= CHUNK_SIZE {
-            let chunk = buffer.split_to(CHUNK_SIZE);
-            if !pending.append(&chunk).await? {
-                return Err(BlobError::Expired);
-            }
+        if !pending.append(&piece).await? {
+            return Err(BlobError::Expired);
         }
     }
     let mime_type = match mime_type {
         Some(m) => m,
         None => resolve(declared, &head)?,
     };
-    if !buffer.is_empty() && !pending.append(&buffer).await? {
-        return Err(BlobError::Expired);
-    }
     let digest: [u8; 32] = hasher.finalize().into();
     Ok(Received {
         cid: cid_for_digest(RAW, &digest),

@@ -275,6 +275,39 @@ mod tests {
     }
 
     #[test]
+    fn records_list_the_blobs_they_reference() {
+        let image = crate::repo::cid::cid_for_raw(b"img");
+        let blob = serde_json::json!({"$type": "blob", "ref": {"$link": image.to_string()},
+                                      "mimeType": "image/png", "size": 3});
+        let json = serde_json::json!({"a": blob, "b": [blob], "text": "x"});
+        let record = Record::from_json(&json).unwrap();
+        assert_eq!(record.blobs().len(), 2);
+        assert_eq!(record.blobs()[0].mime_type, "image/png");
+        assert_eq!(record.blob_cids(), vec![image]);
+        let from_cbor = Record::from_cbor(record.bytes().clone()).unwrap();
+        assert_eq!(from_cbor.blobs(), record.blobs());
+        let op = WriteOp::Create {
+            collection: Nsid::parse("app.bsky.feed.post").unwrap(),
+            rkey: RecordKey::parse("a").unwrap(),
+            record,
+        };
+        let did = Did::parse("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        let result = OpResult::new(&did, &op, Action::Create, None, None);
+        assert_eq!(result.blobs, vec![image]);
+    }
+
+    #[test]
+    fn legacy_blob_references_are_refused_in_new_records_but_read_in_old_ones() {
+        let legacy = serde_json::json!({"avatar": {"cid": crate::repo::cid::cid_for_raw(b"x").to_string(),
+                                                   "mimeType": "image/jpeg"}});
+        let err = Record::from_json(&legacy).unwrap_err();
+        assert!(matches!(err.kind(), DataModelError::InvalidBlob(_)), "{err}");
+        let value = cbor::from_json(&legacy).unwrap();
+        let old = Record::from_ipld(&value).unwrap();
+        assert!(old.blobs().is_empty());
+    }
+
+    #[test]
     fn values_that_are_not_records_are_refused() {
         assert!(Record::from_json(&serde_json::json!([1, 2])).is_err());
         assert!(Record::from_ipld(&Ipld::Float(1.5)).is_err());

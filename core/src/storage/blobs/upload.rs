@@ -1,9 +1,11 @@
-//! [`PendingUpload`]: an upload being written. Its chunks are stored as they arrive (each insert
-//! its own short transaction, so a slow client never holds the write lock) under a `blob` row that has
+//! [`PendingUpload`]: an upload being written. Its bytes are gathered into chunks of [`CHUNK_SIZE`]
+//! (the last one shorter), each stored as soon as it is full in a short transaction of its own (so a
+//! slow client never holds the write lock, and memory stays at one chunk) under a `blob` row that has
 //! no CID yet and expires like any temporary blob, so an upload abandoned part way is collected. When
 //! the bytes are complete, [`PendingUpload::finish`] names the row in one transaction, or drops it
 //! when the account already holds the same bytes.
 
+use bytes::BytesMut;
 use libsql::{Connection, TransactionBehavior, Value};
 
 use super::super::error::StorageError;
@@ -16,6 +18,8 @@ pub struct PendingUpload {
     id: i64,
     did: String,
     chunks: i64,
+    /// Bytes not yet stored: less than one chunk.
+    buffer: BytesMut,
 }
 
 impl PendingUpload {
@@ -48,26 +52,41 @@ impl PendingUpload {
             id,
             did: did.to_owned(),
             chunks: 0,
+            buffer: BytesMut::new(),
         })
     }
 
-    /// Appends `bytes` (split into chunks of at most [`CHUNK_SIZE`]). Returns `false`, storing
-    /// nothing, when the upload is gone: it took so long that it was collected as abandoned.
+    /// Appends `bytes`, storing every chunk that fills up. Returns `false`, storing nothing more,
+    /// when the upload is gone: it took so long that it was collected as abandoned.
     pub async fn append(&mut self, bytes: &[u8]) -> Result<bool, StorageError> {
-        for piece in bytes.chunks(CHUNK_SIZE) {
-            let stored = self
-                .conn
-                .execute(
-                    "INSERT INTO blob_chunk (blob_id, seq, bytes)
-                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM blob WHERE id = ?1 AND cid IS NULL)",
-                    (self.id, self.chunks, piece.to_vec()),
-                )
-                .await?;
-            if stored == 0 {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = CHUNK_SIZE - self.buffer.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.buffer.extend_from_slice(now);
+            rest = later;
+            if self.buffer.len() == CHUNK_SIZE && !self.store_buffer().await? {
                 return Ok(false);
             }
-            self.chunks += 1;
         }
+        Ok(true)
+    }
+
+    /// Stores the buffered bytes as the next chunk; `false` when the upload is gone.
+    async fn store_buffer(&mut self) -> Result<bool, StorageError> {
+        let chunk = self.buffer.split().freeze();
+        let stored = self
+            .conn
+            .execute(
+                "INSERT INTO blob_chunk (blob_id, seq, bytes)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM blob WHERE id = ?1 AND cid IS NULL)",
+                (self.id, self.chunks, chunk.to_vec()),
+            )
+            .await?;
+        if stored == 0 {
+            return Ok(false);
+        }
+        self.chunks += 1;
         Ok(true)
     }
 
@@ -77,12 +96,15 @@ impl PendingUpload {
     /// already reference is permanent at once; otherwise it expires at `expires_at`. Returns `None`,
     /// storing nothing, when the upload was collected as abandoned meanwhile.
     pub async fn finish(
-        self,
+        mut self,
         cid: &Cid,
         mime_type: &str,
         size: u64,
         expires_at: i64,
     ) -> Result<Option<StoredBlob>, StorageError> {
+        if !self.buffer.is_empty() && !self.store_buffer().await? {
+            return Ok(None);
+        }
         let size = i64::try_from(size).map_err(|_| StorageError::Corrupt("blob size".into()))?;
         let tx = self
             .conn
