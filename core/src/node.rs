@@ -10,11 +10,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
+use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
-use crate::blobs::Blobs;
 use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
 
 /// Why a node could not start or stopped badly.

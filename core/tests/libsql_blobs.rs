@@ -5,9 +5,7 @@ use pocketpds_core::crypto::{Algorithm, Keypair};
 use pocketpds_core::repo::cid::{cid_for_raw, Cid};
 use pocketpds_core::repo::writer::{Record, WriteOp};
 use pocketpds_core::storage::blobs::CHUNK_SIZE;
-use pocketpds_core::storage::{
-    Announce, BlobStore, PendingUpload, RepoStore, Storage, StoredBlob,
-};
+use pocketpds_core::storage::{Announce, BlobStore, PendingUpload, RepoStore, Storage, StoredBlob};
 use pocketpds_core::syntax::{Did, Nsid, RecordKey};
 use tempfile::TempDir;
 
@@ -43,7 +41,12 @@ async fn upload(
         assert!(pending.append(part).await.unwrap());
     }
     pending
-        .finish(&cid_for_raw(bytes), "image/png", bytes.len() as u64, expires_at)
+        .finish(
+            &cid_for_raw(bytes),
+            "image/png",
+            bytes.len() as u64,
+            expires_at,
+        )
         .await
         .unwrap()
         .expect("the upload was not collected")
@@ -84,7 +87,10 @@ async fn an_upload_is_stored_in_chunks_and_read_back_whole() {
         CHUNK_SIZE as u64
     );
     assert_eq!(read_all(&blobs, &stored).await, bytes);
-    assert_eq!(blobs.blob(DID, &stored.cid).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        blobs.blob(DID, &stored.cid).await.unwrap(),
+        Some(stored.clone())
+    );
     // Per account: the other account does not hold it.
     assert_eq!(blobs.blob(OTHER, &stored.cid).await.unwrap(), None);
 }
@@ -203,11 +209,21 @@ async fn commits_make_referenced_blobs_permanent_and_delete_them_with_their_last
     let b = upload(&storage, DID, &data(10, 7), 10, 1_000).await;
 
     let first = repos
-        .write(&did, &key, &[op("create", "one", Some(post_with(&[&a, &b])))], None)
+        .write(
+            &did,
+            &key,
+            &[op("create", "one", Some(post_with(&[&a, &b])))],
+            None,
+        )
         .await
         .unwrap();
     repos
-        .write(&did, &key, &[op("create", "two", Some(post_with(&[&a])))], None)
+        .write(
+            &did,
+            &key,
+            &[op("create", "two", Some(post_with(&[&a])))],
+            None,
+        )
         .await
         .unwrap();
     for blob in [&a, &b] {
@@ -223,7 +239,10 @@ async fn commits_make_referenced_blobs_permanent_and_delete_them_with_their_last
     // `since` the first commit: only what the second commit's record references.
     let since = first.head.rev.to_string();
     assert_eq!(
-        blobs.list_referenced(DID, Some(&since), None, 10).await.unwrap(),
+        blobs
+            .list_referenced(DID, Some(&since), None, 10)
+            .await
+            .unwrap(),
         vec![a.cid]
     );
     assert_eq!(
@@ -233,7 +252,12 @@ async fn commits_make_referenced_blobs_permanent_and_delete_them_with_their_last
 
     // Updating "one" to drop both: b loses its last reference and goes; a stays for "two".
     repos
-        .write(&did, &key, &[op("update", "one", Some(post_with(&[])))], None)
+        .write(
+            &did,
+            &key,
+            &[op("update", "one", Some(post_with(&[])))],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(blobs.blob(DID, &b.cid).await.unwrap(), None);

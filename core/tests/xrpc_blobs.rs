@@ -113,8 +113,10 @@ impl Fixture {
     }
 
     async fn get_blob(&self, did: &str, cid: &str) -> Response {
-        self.get(&format!("/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}"))
-            .await
+        self.get(&format!(
+            "/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}"
+        ))
+        .await
     }
 
     async fn head(&self, did: &str) -> Value {
@@ -170,7 +172,9 @@ async fn an_uploaded_image_is_served_once_a_record_references_it() {
         let f = &f;
         async move {
             let r = f
-                .get(&format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}{query}"))
+                .get(&format!(
+                    "/xrpc/com.atproto.sync.listBlobs?did={ALICE}{query}"
+                ))
                 .await;
             assert_eq!(r.status, 200, "{}", r.text());
             r.json()
@@ -205,12 +209,21 @@ async fn an_uploaded_image_is_served_once_a_record_references_it() {
         assert_eq!(length, bytes.len().to_string());
     }
 
-    assert_eq!(list(String::new()).await, json!({"cids": [cid], "cursor": cid}));
+    assert_eq!(
+        list(String::new()).await,
+        json!({"cids": [cid], "cursor": cid})
+    );
     assert_eq!(list(format!("&cursor={cid}")).await, json!({"cids": []}));
     let since_before = before["rev"].as_str().unwrap();
-    assert_eq!(list(format!("&since={since_before}")).await["cids"], json!([cid]));
+    assert_eq!(
+        list(format!("&since={since_before}")).await["cids"],
+        json!([cid])
+    );
     let rev_after = created.json()["commit"]["rev"].as_str().unwrap().to_owned();
-    assert_eq!(list(format!("&since={rev_after}")).await, json!({"cids": []}));
+    assert_eq!(
+        list(format!("&since={rev_after}")).await,
+        json!({"cids": []})
+    );
     // Another account does not hold it.
     assert_error(&f.get_blob(BOB, &cid).await, 400, "InvalidRequest");
     f.node.stop().await.unwrap();
@@ -301,7 +314,11 @@ async fn the_content_decides_the_type_and_records_must_repeat_it() {
         )
         .await;
     assert_error(&refused, 400, "InvalidSize");
-    assert_eq!(f.head(ALICE).await, before, "a refused write changed the repo");
+    assert_eq!(
+        f.head(ALICE).await,
+        before,
+        "a refused write changed the repo"
+    );
 
     let accepted = f
         .post(
@@ -355,7 +372,11 @@ async fn records_may_only_reference_blobs_their_own_account_uploaded() {
         )
         .await;
     assert_error(&legacy, 400, "InvalidRequest");
-    assert_eq!(f.head(ALICE).await, before, "a refused write changed the repo");
+    assert_eq!(
+        f.head(ALICE).await,
+        before,
+        "a refused write changed the repo"
+    );
     assert_eq!(f.count("SELECT COUNT(*) FROM record_blob").await, 0);
     // Bob's blob is still his, still temporary.
     let cid = bobs["ref"]["$link"].as_str().unwrap();
@@ -474,7 +495,9 @@ async fn uploads_no_record_references_are_deleted_after_the_grace_period() {
 async fn missing_blobs_are_listed_for_their_account() {
     let f = fixture().await;
     let path = "/xrpc/com.atproto.repo.listMissingBlobs";
-    let r = f.send("GET", path.into(), Some(&f.alice), vec![], None).await;
+    let r = f
+        .send("GET", path.into(), Some(&f.alice), vec![], None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({"blobs": []}));
     // A reference to a blob the account lacks, as an imported repository leaves them.
@@ -490,7 +513,9 @@ async fn missing_blobs_are_listed_for_their_account() {
         )
         .await
         .unwrap();
-    let r = f.send("GET", path.into(), Some(&f.alice), vec![], None).await;
+    let r = f
+        .send("GET", path.into(), Some(&f.alice), vec![], None)
+        .await;
     assert_eq!(
         r.json(),
         json!({"blobs": [{"cid": cid.to_string(), "recordUri": format!("at://{ALICE}/app.bsky.feed.post/old")}],
@@ -501,7 +526,9 @@ async fn missing_blobs_are_listed_for_their_account() {
     assert_eq!(r.json(), json!({"blobs": []}));
     // Uploading it fills the gap, and being referenced it is served at once.
     f.uploaded(&f.alice, "image/png", &absent).await;
-    let r = f.send("GET", path.into(), Some(&f.alice), vec![], None).await;
+    let r = f
+        .send("GET", path.into(), Some(&f.alice), vec![], None)
+        .await;
     assert_eq!(r.json(), json!({"blobs": []}));
     assert_eq!(f.get_blob(ALICE, &cid.to_string()).await.status, 200);
     f.node.stop().await.unwrap();
@@ -512,10 +539,18 @@ async fn bad_blob_requests_get_the_reference_errors() {
     let f = fixture().await;
     let upload = "/xrpc/com.atproto.repo.uploadBlob".to_owned();
     let png_body = Some(("image/png".to_owned(), png(100, 10)));
-    let r = f.send("POST", upload.clone(), None, vec![], png_body.clone()).await;
+    let r = f
+        .send("POST", upload.clone(), None, vec![], png_body.clone())
+        .await;
     assert_error(&r, 401, "AuthenticationRequired");
     let r = f
-        .send("POST", upload.clone(), Some("not.a.jwt"), vec![], png_body.clone())
+        .send(
+            "POST",
+            upload.clone(),
+            Some("not.a.jwt"),
+            vec![],
+            png_body.clone(),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let r = f
@@ -545,26 +580,66 @@ async fn bad_blob_requests_get_the_reference_errors() {
     assert_error(&r, 400, "InvalidRequest");
     assert_eq!(f.count("SELECT COUNT(*) FROM blob").await, 0);
     // An empty body is an empty blob.
-    let empty = f
-        .uploaded(&f.alice, "application/octet-stream", b"")
-        .await;
+    let empty = f.uploaded(&f.alice, "application/octet-stream", b"").await;
     assert_eq!(empty["size"], 0);
 
     for (path, status, error) in [
-        ("/xrpc/com.atproto.sync.getBlob?did=did:plc:alicealicealicealice00&cid=nope".to_owned(), 400, "InvalidRequest"),
-        (format!("/xrpc/com.atproto.sync.getBlob?did=nope&cid={}", cid_for_raw(b"x")), 400, "InvalidRequest"),
-        (format!("/xrpc/com.atproto.sync.getBlob?did={ALICE}"), 400, "InvalidRequest"),
         (
-            format!("/xrpc/com.atproto.sync.getBlob?did=did:plc:nobodynobodynobody0000&cid={}", cid_for_raw(b"x")),
+            "/xrpc/com.atproto.sync.getBlob?did=did:plc:alicealicealicealice00&cid=nope".to_owned(),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!(
+                "/xrpc/com.atproto.sync.getBlob?did=nope&cid={}",
+                cid_for_raw(b"x")
+            ),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!("/xrpc/com.atproto.sync.getBlob?did={ALICE}"),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!(
+                "/xrpc/com.atproto.sync.getBlob?did=did:plc:nobodynobodynobody0000&cid={}",
+                cid_for_raw(b"x")
+            ),
             400,
             "RepoNotFound",
         ),
-        (format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&cursor=nope"), 400, "InvalidRequest"),
-        (format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&since=nope"), 400, "InvalidRequest"),
-        (format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&limit=0"), 400, "InvalidRequest"),
-        (format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&limit=1001"), 400, "InvalidRequest"),
-        ("/xrpc/com.atproto.sync.listBlobs?did=did:plc:nobodynobodynobody0000".to_owned(), 400, "RepoNotFound"),
-        ("/xrpc/com.atproto.repo.listMissingBlobs".to_owned(), 401, "AuthenticationRequired"),
+        (
+            format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&cursor=nope"),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&since=nope"),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&limit=0"),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            format!("/xrpc/com.atproto.sync.listBlobs?did={ALICE}&limit=1001"),
+            400,
+            "InvalidRequest",
+        ),
+        (
+            "/xrpc/com.atproto.sync.listBlobs?did=did:plc:nobodynobodynobody0000".to_owned(),
+            400,
+            "RepoNotFound",
+        ),
+        (
+            "/xrpc/com.atproto.repo.listMissingBlobs".to_owned(),
+            401,
+            "AuthenticationRequired",
+        ),
     ] {
         assert_error(&f.get(&path).await, status, error);
     }

@@ -81,7 +81,15 @@ mod tests {
             essence("application/vnd.ipld.car").as_deref(),
             Some("application/vnd.ipld.car")
         );
-        for bad in ["", "image", "/png", "image/", "image/png/x", "ima ge/png", "image/p\"ng"] {
+        for bad in [
+            "",
+            "image",
+            "/png",
+            "image/",
+            "image/png/x",
+            "ima ge/png",
+            "image/p\"ng",
+        ] {
             assert_eq!(essence(bad), None, "{bad:?}");
         }
     }
@@ -101,7 +109,10 @@ mod tests {
     fn unrecognised_content_keeps_its_declared_type() {
         assert_eq!(resolve("text/plain", b"hello").unwrap(), "text/plain");
         assert_eq!(resolve("video/mp2t", b"\x47\x40").unwrap(), "video/mp2t");
-        assert_eq!(resolve("image/svg+xml", b"<svg/>").unwrap(), "image/svg+xml");
+        assert_eq!(
+            resolve("image/svg+xml", b"<svg/>").unwrap(),
+            "image/svg+xml"
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn common_images_are_recognised() {
-        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]), Some("image/jpeg"));
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]),
+            Some("image/jpeg")
+        );
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("image/png"));
         assert_eq!(sniff(b"GIF89a\x01\0\x01\0"), Some("image/gif"));
         assert_eq!(sniff(b"RIFF\x24\0\0\0WEBPVP8 "), Some("image/webp"));
@@ -148,7 +151,10 @@ mod tests {
         assert_eq!(sniff(&ftyp(b"qt  ")), Some("video/quicktime"));
         assert_eq!(sniff(&ftyp(b"M4V ")), Some("video/x-m4v"));
         assert_eq!(sniff(&ftyp(b"3gp5")), Some("video/3gpp"));
-        assert_eq!(sniff(b"\0\0\0\x08wide\0\0\0\0mdat"), Some("video/quicktime"));
+        assert_eq!(
+            sniff(b"\0\0\0\x08wide\0\0\0\0mdat"),
+            Some("video/quicktime")
+        );
         let webm = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87";
         assert_eq!(sniff(webm), Some("video/webm"));
         let mkv = b"\x1a\x45\xdf\xa3\xa3\x42\x82\x88matroska";

@@ -122,7 +122,10 @@ impl BlobStore {
 
     /// The account's blob `cid`, if it holds it (finished uploads only).
     pub async fn blob(&self, did: &str, cid: &Cid) -> Result<Option<StoredBlob>, StorageError> {
-        Ok(self.blobs(did, std::slice::from_ref(cid)).await?.remove(cid))
+        Ok(self
+            .blobs(did, std::slice::from_ref(cid))
+            .await?
+            .remove(cid))
     }
 
     /// Those of `cids` the account holds.

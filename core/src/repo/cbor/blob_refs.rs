@@ -130,7 +130,11 @@ mod tests {
             .collect();
         assert_eq!(
             cids,
-            vec![cid_for_raw(b"one"), cid_for_raw(b"one"), cid_for_raw(b"two")]
+            vec![
+                cid_for_raw(b"one"),
+                cid_for_raw(b"one"),
+                cid_for_raw(b"two")
+            ]
         );
         let FoundBlob::Typed(first) = &found[0] else {
             unreachable!()
@@ -153,13 +157,17 @@ mod tests {
             json!({"image": {"cid": cid, "mimeType": ""}}),
             json!({"image": {"cid": "not a cid", "mimeType": "image/jpeg"}}),
         ] {
-            assert!(find_blobs(&from_json(&plain).unwrap()).is_empty(), "{plain}");
+            assert!(
+                find_blobs(&from_json(&plain).unwrap()).is_empty(),
+                "{plain}"
+            );
         }
     }
 
     #[test]
     fn records_without_blobs_have_none() {
-        let value = json!({"text": "hi", "link": {"$link": cid_for_cbor(b"x").to_string()}, "l": [[], {}]});
+        let value =
+            json!({"text": "hi", "link": {"$link": cid_for_cbor(b"x").to_string()}, "l": [[], {}]});
         assert!(find_blobs(&from_json(&value).unwrap()).is_empty());
     }
 }

@@ -301,7 +301,10 @@ mod tests {
         let legacy = serde_json::json!({"avatar": {"cid": crate::repo::cid::cid_for_raw(b"x").to_string(),
                                                    "mimeType": "image/jpeg"}});
         let err = Record::from_json(&legacy).unwrap_err();
-        assert!(matches!(err.kind(), DataModelError::InvalidBlob(_)), "{err}");
+        assert!(
+            matches!(err.kind(), DataModelError::InvalidBlob(_)),
+            "{err}"
+        );
         let value = cbor::from_json(&legacy).unwrap();
         let old = Record::from_ipld(&value).unwrap();
         assert!(old.blobs().is_empty());

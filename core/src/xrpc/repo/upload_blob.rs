@@ -118,34 +118,36 @@ mod tests {
 
     #[test]
     fn bad_headers_are_refused_before_the_body_is_read() {
-        let cases: [(&[(&'static str, &str)], fn(&BlobError) -> bool); 6] = [
-            (&[("content-type", "image/png")], |e| {
-                matches!(e, BlobError::MissingBody)
-            }),
-            (&[("content-length", "3")], |e| {
-                matches!(e, BlobError::MissingContentType)
-            }),
-            (&[("content-length", "3"), ("content-type", "png")], |e| {
-                matches!(e, BlobError::MissingContentType)
-            }),
-            (&[("content-length", "x"), ("content-type", "a/b")], |e| {
-                matches!(e, BlobError::InvalidContentLength)
-            }),
-            (&[("content-length", "11"), ("content-type", "a/b")], |e| {
-                matches!(e, BlobError::TooLarge)
-            }),
+        let cases: [(&[(&'static str, &str)], &str); 6] = [
+            (&[("content-type", "image/png")], "MissingBody"),
+            (&[("content-length", "3")], "MissingContentType"),
+            (
+                &[("content-length", "3"), ("content-type", "png")],
+                "MissingContentType",
+            ),
+            (
+                &[("content-length", "x"), ("content-type", "a/b")],
+                "InvalidContentLength",
+            ),
+            (
+                &[("content-length", "11"), ("content-type", "a/b")],
+                "TooLarge",
+            ),
             (
                 &[
                     ("content-length", "3"),
                     ("content-type", "a/b"),
                     ("content-encoding", "gzip"),
                 ],
-                |e| matches!(e, BlobError::UnsupportedEncoding),
+                "UnsupportedEncoding",
             ),
         ];
         for (pairs, expected) in cases {
             let err = check_headers(&headers(pairs), 10).unwrap_err();
-            assert!(expected(&err), "{pairs:?}: {err:?}");
+            assert!(
+                format!("{err:?}").starts_with(expected),
+                "{pairs:?}: {err:?}"
+            );
         }
     }
 }
