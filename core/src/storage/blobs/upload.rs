@@ -1,6 +1,7 @@
 //! [`PendingUpload`]: an upload being written. Its bytes are gathered into chunks of [`CHUNK_SIZE`]
 //! (the last one shorter), each stored as soon as it is full in a short transaction of its own (so a
-//! slow client never holds the write lock, and memory stays at one chunk) under a `blob` row that has
+//! slow client never holds the write lock, and memory stays at one chunk; these commits skip the disk
+//! sync, which the final one makes for all of them) under a `blob` row that has
 //! no CID yet and expires like any temporary blob, so an upload abandoned part way is collected. When
 //! the bytes are complete, [`PendingUpload::finish`] names the row in one transaction, or drops it
 //! when the account already holds the same bytes.
@@ -31,6 +32,10 @@ impl PendingUpload {
         now: i64,
         expires_at: i64,
     ) -> Result<PendingUpload, StorageError> {
+        // The chunks need not reach the disk one by one: the commit of `finish`, made with
+        // `synchronous = FULL`, syncs the write-ahead log with every chunk before it. A crash before
+        // then leaves a pending upload, which expires.
+        conn.execute("PRAGMA synchronous = NORMAL", ()).await?;
         let mut rows = conn
             .query(
                 "INSERT INTO blob (did, cid, created_at, expires_at) VALUES (?1, NULL, ?2, ?3)
@@ -106,6 +111,7 @@ impl PendingUpload {
             return Ok(None);
         }
         let size = i64::try_from(size).map_err(|_| StorageError::Corrupt("blob size".into()))?;
+        self.conn.execute("PRAGMA synchronous = FULL", ()).await?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
