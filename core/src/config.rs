@@ -11,6 +11,8 @@ pub const DEFAULT_PORT: u16 = 2583;
 pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 /// Default largest blob upload, in bytes (5 MiB, as the reference PDS).
 pub const DEFAULT_BLOB_UPLOAD_LIMIT: u64 = 5 * 1024 * 1024;
+/// Default time an uploaded blob waits for a record to reference it before it is deleted (1 hour).
+pub const DEFAULT_BLOB_GRACE_SECONDS: u64 = 3600;
 /// Default interval between replica syncs.
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
 
@@ -74,6 +76,9 @@ pub struct Config {
     pub bsky_app_view_did: Option<String>,
     /// Largest blob upload in bytes (`PDS_BLOB_UPLOAD_LIMIT`).
     pub blob_upload_limit: u64,
+    /// How long an uploaded blob that no record references is kept, in seconds
+    /// (`PDS_BLOB_GRACE_SECONDS`, default one hour).
+    pub blob_grace_seconds: u64,
     /// Relays to notify of updates (`PDS_CRAWLERS`, comma-separated URLs).
     pub crawlers: Vec<String>,
     /// Development mode (`PDS_DEV_MODE`): plain-http and localhost URLs allowed.
@@ -189,6 +194,7 @@ impl Config {
             bsky_app_view_url: var("PDS_BSKY_APP_VIEW_URL"),
             bsky_app_view_did: var("PDS_BSKY_APP_VIEW_DID"),
             blob_upload_limit: number("PDS_BLOB_UPLOAD_LIMIT", DEFAULT_BLOB_UPLOAD_LIMIT)?,
+            blob_grace_seconds: number("PDS_BLOB_GRACE_SECONDS", DEFAULT_BLOB_GRACE_SECONDS)?,
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
         })
@@ -285,6 +291,7 @@ mod tests {
             ("PDS_SERVICE_HANDLE_DOMAINS", "example.com"),
             ("PDS_HOSTNAME", "https://x"),
             ("PDS_BLOB_UPLOAD_LIMIT", "-1"),
+            ("PDS_BLOB_GRACE_SECONDS", "soon"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

@@ -13,11 +13,14 @@
 //! - [`storage`]: libSQL-backed storage.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
+//! - [`blobs`]: uploads (streamed, hashed, MIME-sniffed), the blobs records reference, and the
+//!   collection of temporary ones.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod crypto;
 pub mod http;

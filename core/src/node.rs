@@ -4,16 +4,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
+use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
-use crate::storage::{secrets, AccountStore, RepoStore, Storage, StorageError};
+use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
 
 /// Why a node could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,7 @@ impl RunningNode {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.state.blobs.stop();
         match (&mut self.task).await {
             Ok(result) => result.map_err(NodeError::Serve),
             Err(join) => Err(NodeError::Serve(std::io::Error::other(join.to_string()))),
@@ -99,6 +102,11 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         AccountStore::new(storage.connect().await?),
     );
     let repos = RepoStore::new(storage.connect().await?);
+    let blobs = Blobs::start(
+        BlobStore::new(storage.connect().await?),
+        config.blob_upload_limit,
+        Duration::from_secs(config.blob_grace_seconds),
+    );
     let plc_rotation_key = match &config.plc_rotation_key_hex {
         Some(hex) => Keypair::from_private_hex(Algorithm::K256, hex).map_err(|e| {
             NodeError::Secret(format!("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: {e}"))
@@ -137,6 +145,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         storage,
         accounts,
         repos,
+        blobs,
         sessions,
         plc,
         plc_rotation_key,

@@ -112,3 +112,26 @@ impl From<crate::lexicon::RecordError> for XrpcError {
         }
     }
 }
+
+impl From<crate::blobs::BlobError> for XrpcError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        use crate::blobs::BlobError;
+        let (status, name) = match &e {
+            BlobError::Storage(_) => return XrpcError::internal(e),
+            BlobError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            BlobError::UnsupportedEncoding => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
+            }
+            BlobError::NotFound(_) => (StatusCode::BAD_REQUEST, "BlobNotFound"),
+            BlobError::MimeMismatch { .. } => (StatusCode::BAD_REQUEST, "InvalidMimeType"),
+            BlobError::SizeMismatch { .. } => (StatusCode::BAD_REQUEST, "InvalidSize"),
+            BlobError::MissingContentType
+            | BlobError::MissingBody
+            | BlobError::InvalidContentLength
+            | BlobError::Body(_)
+            | BlobError::ContentMismatch { .. }
+            | BlobError::Expired => (StatusCode::BAD_REQUEST, "InvalidRequest"),
+        };
+        XrpcError::new(status, name, e.to_string())
+    }
+}

@@ -33,6 +33,8 @@ pub struct NodeState {
     pub accounts: AccountStore,
     /// Repositories: heads, records, commits and the event sequence.
     pub repos: RepoStore,
+    /// Blobs: uploads, the store, and the collection of temporary ones.
+    pub blobs: crate::blobs::Blobs,
     /// Legacy session tokens.
     pub sessions: SessionManager,
     /// The PLC directory.
@@ -139,6 +141,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/xrpc/com.atproto.repo.describeRepo",
             get(xrpc::repo::describe_repo::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.uploadBlob",
+            procedure(xrpc::repo::upload_blob::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.listMissingBlobs",
+            query(xrpc::repo::list_missing_blobs::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getBlob",
+            query(xrpc::sync::get_blob::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.listBlobs",
+            query(xrpc::sync::list_blobs::handle),
         )
         .route(
             "/xrpc/com.atproto.sync.getBlocks",

@@ -37,8 +37,13 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// The CIDv1 of a block with the given codec, hashed with sha2-256.
 pub fn cid_for(codec: u64, bytes: &[u8]) -> Cid {
-    let digest = sha256(bytes);
-    let mh = cid::multihash::Multihash::<64>::wrap(SHA2_256, &digest)
+    cid_for_digest(codec, &sha256(bytes))
+}
+
+/// The CIDv1 with the given codec of content whose sha2-256 digest is `digest` (for content hashed
+/// as it streams by).
+pub fn cid_for_digest(codec: u64, digest: &[u8; 32]) -> Cid {
+    let mh = cid::multihash::Multihash::<64>::wrap(SHA2_256, digest)
         .expect("a 32-byte digest always fits a 64-byte multihash");
     Cid::new_v1(codec, mh)
 }

@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
               created_at INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    Migration {
+        version: 5,
+        name: "blobs, blob chunks and record blob references",
+        sql: super::blobs::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -3,11 +3,13 @@
 //! This room owns every table. It implements [`crate::repo::BlockStore`] with [`LibsqlBlockStore`] so the
 //! repository code can read and write blocks without knowing SQL; it calls nothing above it.
 //! [`AccountStore`] keeps the accounts and their credentials (passwords arrive hashed from
-//! [`crate::auth`], which decides who may do what). The node
+//! [`crate::auth`], which decides who may do what). [`BlobStore`] keeps the blobs, chunked, with the
+//! records that reference them. The node
 //! opens one [`Storage`] at start and hands its connections (or stores) to the rooms that need them.
 //! Today it opens a local database file; replica and remote modes will open through the same type.
 
 mod accounts;
+pub mod blobs;
 mod blocks;
 mod error;
 pub mod events;
@@ -24,6 +26,7 @@ pub use accounts::{
     Account, AccountStatus, AccountStore, AccountsError, AppPasswordGrant, AppPasswordInfo,
     InviteCode, NewAccount, RefreshRotation, RefreshTokenRow,
 };
+pub use blobs::{BlobStore, MissingBlob, PendingUpload, StoredBlob};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};

@@ -180,7 +180,7 @@ impl RepoStore {
         }
     }
 
-    /// Deletes the account's repository — head, commit chain, record index, blocks — and its earlier
+    /// Deletes the account's repository — head, commit chain, record index, blocks, blobs — and its earlier
     /// events, and appends `#account` (inactive, `deleted`), all in one transaction, as the reference
     /// PDS does when an account is deleted. Returns that event's sequence number.
     pub async fn delete_repo(&self, did: &Did) -> Result<u64, StorageError> {
@@ -198,6 +198,7 @@ impl RepoStore {
                 )
                 .await?;
             }
+            super::blobs::references::delete_account_blobs(&tx, did.as_str()).await?;
             let time = event_time();
             let payload = account_event(did.as_str(), false, Some("deleted"), &time);
             events::append(&tx, did.as_str(), EventKind::Account, &time, &payload).await

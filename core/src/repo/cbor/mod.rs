@@ -7,9 +7,11 @@
 //! writers in [`writer`] let the MST and commit code hand-encode fixed structures byte for byte.
 //! [`from_json`] / [`to_json`] map the atproto JSON conventions (`$link`, `$bytes`, blobs) onto the
 //! data model, and [`record_from_json`] turns a JSON record into its CID and canonical bytes.
+//! [`find_blobs`] lists the blobs a value references.
 //!
 //! This room calls only [`crate::repo::cid`]; the MST, commit, CAR and XRPC code call it.
 
+mod blob_refs;
 mod decode;
 mod encode;
 mod json;
@@ -19,6 +21,7 @@ mod properties;
 mod reader;
 pub mod writer;
 
+pub use blob_refs::{find_blobs, BlobRef, FoundBlob};
 pub use decode::{decode, validate};
 pub use encode::{canonical_key_cmp, encode, encode_to};
 pub use ipld_core::ipld::Ipld;

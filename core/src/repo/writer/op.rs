@@ -1,27 +1,44 @@
 //! What a write asks for ([`WriteOp`], with its [`Record`]) and what it did ([`OpResult`]).
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 use ipld_core::ipld::Ipld;
 
-use crate::repo::cbor::{self, DataModelError};
+use crate::repo::cbor::{self, BlobRef, DataModelError, FoundBlob};
 use crate::repo::cid::{cid_for_cbor, Cid};
 use crate::syntax::{AtUri, Did, Nsid, RecordKey};
 
-/// A record ready to be written: its canonical DAG-CBOR bytes and their CID. The constructors check
-/// the atproto data model, so a `Record` is always a valid record (a map of allowed values).
+/// A record ready to be written: its canonical DAG-CBOR bytes, their CID, and the blobs it
+/// references. The constructors check the atproto data model, so a `Record` is always a valid record
+/// (a map of allowed values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     cid: Cid,
     bytes: Bytes,
+    blobs: Vec<BlobRef>,
 }
 
 impl Record {
-    /// A record from its atproto JSON form (`$link`, `$bytes`, blobs).
+    /// A record from its atproto JSON form (`$link`, `$bytes`, blobs), as a client writes it. A legacy
+    /// blob reference (`{cid, mimeType}`) is refused, as the reference PDS refuses new ones.
     pub fn from_json(value: &serde_json::Value) -> Result<Record, DataModelError> {
-        let (cid, bytes, _) = cbor::record_from_json(value)?;
+        let (cid, bytes, value) = cbor::record_from_json(value)?;
+        let mut blobs = Vec::new();
+        for found in cbor::find_blobs(&value) {
+            match found {
+                FoundBlob::Typed(blob) => blobs.push(blob),
+                FoundBlob::Legacy(cid) => {
+                    return Err(DataModelError::InvalidBlob(format!(
+                        "legacy blob references are not allowed ({cid})"
+                    )))
+                }
+            }
+        }
         Ok(Record {
             cid,
             bytes: Bytes::from(bytes),
+            blobs,
         })
     }
 
@@ -32,6 +49,7 @@ impl Record {
         Ok(Record {
             cid: cid_for_cbor(&bytes),
             bytes: Bytes::from(bytes),
+            blobs: typed_blobs(value),
         })
     }
 
@@ -43,7 +61,24 @@ impl Record {
         Ok(Record {
             cid: cid_for_cbor(&bytes),
             bytes,
+            blobs: typed_blobs(&value),
         })
+    }
+
+    /// The distinct CIDs of [`Record::blobs`], in order of first appearance.
+    pub fn blob_cids(&self) -> Vec<Cid> {
+        let mut seen = HashSet::with_capacity(self.blobs.len());
+        self.blobs
+            .iter()
+            .filter(|blob| seen.insert(blob.cid))
+            .map(|blob| blob.cid)
+            .collect()
+    }
+
+    /// The blobs the record references (blob maps; legacy references are not listed), in the order
+    /// they appear, a blob referenced twice listed twice.
+    pub fn blobs(&self) -> &[BlobRef] {
+        &self.blobs
     }
 
     /// The record's CID.
@@ -55,6 +90,17 @@ impl Record {
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }
+}
+
+/// The blob maps inside a value.
+fn typed_blobs(value: &Ipld) -> Vec<BlobRef> {
+    cbor::find_blobs(value)
+        .into_iter()
+        .filter_map(|found| match found {
+            FoundBlob::Typed(blob) => Some(blob),
+            FoundBlob::Legacy(_) => None,
+        })
+        .collect()
 }
 
 /// One change a commit makes, as `com.atproto.repo.applyWrites`, `putRecord` and `deleteRecord`
@@ -168,7 +214,7 @@ impl Action {
 
 /// The outcome of one op: the XRPC result (`uri`, `cid`), the firehose op (`action`, `path`, `cid`,
 /// `prev`) and the record-index change (`collection`, `rkey` set to `cid`, or removed when `cid` is
-/// `None`) at once.
+/// `None`, with the record's `blobs`) at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpResult {
     /// What happened.
@@ -183,6 +229,8 @@ pub struct OpResult {
     pub cid: Option<Cid>,
     /// The record's CID before the commit; `None` for a create.
     pub prev: Option<Cid>,
+    /// The blobs the new record references (each once); empty for a delete.
+    pub blobs: Vec<Cid>,
 }
 
 impl OpResult {
@@ -200,6 +248,7 @@ impl OpResult {
             uri: AtUri::for_record(did.clone(), op.collection().clone(), op.rkey().clone()),
             cid,
             prev,
+            blobs: op.record().map(Record::blob_cids).unwrap_or_default(),
         }
     }
 
@@ -223,6 +272,42 @@ mod tests {
         assert_eq!(from_json, from_ipld);
         assert_eq!(from_json, from_cbor);
         assert_eq!(from_json.cid(), cid_for_cbor(from_json.bytes()));
+    }
+
+    #[test]
+    fn records_list_the_blobs_they_reference() {
+        let image = crate::repo::cid::cid_for_raw(b"img");
+        let blob = serde_json::json!({"$type": "blob", "ref": {"$link": image.to_string()},
+                                      "mimeType": "image/png", "size": 3});
+        let json = serde_json::json!({"a": blob, "b": [blob], "text": "x"});
+        let record = Record::from_json(&json).unwrap();
+        assert_eq!(record.blobs().len(), 2);
+        assert_eq!(record.blobs()[0].mime_type, "image/png");
+        assert_eq!(record.blob_cids(), vec![image]);
+        let from_cbor = Record::from_cbor(record.bytes().clone()).unwrap();
+        assert_eq!(from_cbor.blobs(), record.blobs());
+        let op = WriteOp::Create {
+            collection: Nsid::parse("app.bsky.feed.post").unwrap(),
+            rkey: RecordKey::parse("a").unwrap(),
+            record,
+        };
+        let did = Did::parse("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        let result = OpResult::new(&did, &op, Action::Create, None, None);
+        assert_eq!(result.blobs, vec![image]);
+    }
+
+    #[test]
+    fn legacy_blob_references_are_refused_in_new_records_but_read_in_old_ones() {
+        let legacy = serde_json::json!({"avatar": {"cid": crate::repo::cid::cid_for_raw(b"x").to_string(),
+                                                   "mimeType": "image/jpeg"}});
+        let err = Record::from_json(&legacy).unwrap_err();
+        assert!(
+            matches!(err.kind(), DataModelError::InvalidBlob(_)),
+            "{err}"
+        );
+        let value = cbor::from_json(&legacy).unwrap();
+        let old = Record::from_ipld(&value).unwrap();
+        assert!(old.blobs().is_empty());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Storing a prepared commit: one `BEGIN IMMEDIATE` transaction that moves the head with a
 //! compare-and-swap, records the commit in the chain guard, writes the blocks (with the commit's
-//! revision), updates the record index and appends the events. Any failure rolls all of it back.
+//! revision), updates the record index and the record blob references, and appends the events. Any failure rolls all of it back.
 
 use libsql::{Connection, TransactionBehavior};
 
+use super::super::blobs::references::index_record_blobs;
 use super::super::blocks::insert_blocks;
 use super::super::error::StorageError;
 use super::super::events::{self, EventKind};
@@ -162,6 +163,7 @@ async fn write_commit(
             }
         }
     }
+    index_record_blobs(conn, did, &prepared.ops).await?;
     for (kind, payload) in announce.before {
         events::append(conn, did, *kind, &prepared.time, payload).await?;
     }

@@ -149,6 +149,10 @@ pub async fn handle(
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .unzip();
+    state
+        .blobs
+        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
+        .await?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops

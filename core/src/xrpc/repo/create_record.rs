@@ -43,6 +43,10 @@ pub async fn handle(
         rkey,
         record,
     }];
+    state
+        .blobs
+        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
+        .await?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     Ok(Json(record::written(&result, status)?))
 }

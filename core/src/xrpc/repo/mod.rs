@@ -7,6 +7,8 @@ pub mod delete_record;
 pub mod describe_repo;
 pub mod get_record;
 pub mod input;
+pub mod list_missing_blobs;
 pub mod list_records;
 pub mod put_record;
 pub mod record;
+pub mod upload_blob;

@@ -55,6 +55,10 @@ pub async fn handle(
         record,
         swap_record,
     }];
+    state
+        .blobs
+        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
+        .await?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     Ok(Json(record::written(&result, status)?))
 }
