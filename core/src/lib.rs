@@ -10,6 +10,7 @@
 //! - [`identity`]: did:plc operations and the PLC directory client, DID documents, did:web and handle
 //!   resolution.
 //! - [`storage`]: libSQL-backed storage.
+//! - [`events`]: the firehose: the sequencer that tails the event table for `subscribeRepos`.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod node;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
+use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
 use crate::storage::{secrets, AccountStore, RepoStore, Storage, StorageError};
@@ -61,8 +62,10 @@ impl RunningNode {
         format!("http://{}", self.local_addr)
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits for the server.
+    /// Stops accepting connections, ends the firehose streams, lets requests in flight finish, and
+    /// waits for the server.
     pub async fn stop(mut self) -> Result<(), NodeError> {
+        self.state.sequencer.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -99,6 +102,10 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         AccountStore::new(storage.connect().await?),
     );
     let repos = RepoStore::new(storage.connect().await?);
+    let sequencer = Sequencer::new(
+        storage.connect().await?,
+        SequencerConfig::from_config(&config),
+    );
     let plc_rotation_key = match &config.plc_rotation_key_hex {
         Some(hex) => Keypair::from_private_hex(Algorithm::K256, hex).map_err(|e| {
             NodeError::Secret(format!("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: {e}"))
@@ -137,6 +144,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         storage,
         accounts,
         repos,
+        sequencer,
         sessions,
         plc,
         plc_rotation_key,

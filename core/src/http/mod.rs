@@ -33,6 +33,8 @@ pub struct NodeState {
     pub accounts: AccountStore,
     /// Repositories: heads, records, commits and the event sequence.
     pub repos: RepoStore,
+    /// The firehose.
+    pub sequencer: crate::events::Sequencer,
     /// Legacy session tokens.
     pub sessions: SessionManager,
     /// The PLC directory.
@@ -160,8 +162,16 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.listRepos",
             get(xrpc::sync::list_repos::handle),
         )
+        .route(
+            "/xrpc/com.atproto.sync.subscribeRepos",
+            get(xrpc::sync::subscribe_repos::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            xrpc::sync::subscribe_repos::wake_after_procedures,
+        ))
         .with_state(state)
 }
 

@@ -92,6 +92,13 @@ pub const MIGRATIONS: &[Migration] = &[
               created_at INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    // The firehose's backfill window: a subscriber whose cursor is older than the window starts at
+    // the first event inside it, found through this index rather than by scanning the older events.
+    Migration {
+        version: 5,
+        name: "event time index",
+        sql: "CREATE INDEX event_time ON event (time);",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -8,3 +8,4 @@ pub mod get_repo;
 pub mod get_repo_status;
 pub mod list_repos;
 pub mod repo_access;
+pub mod subscribe_repos;
