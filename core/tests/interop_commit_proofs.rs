@@ -83,7 +83,10 @@ async fn the_proof_blocks_alone_undo_a_commit_in_any_order() {
             .iter()
             .map(|c| cid_from_str(c).unwrap())
             .collect();
-        assert!(expected.is_subset(&sent), "{name}: the reference's proof blocks are sent");
+        assert!(
+            expected.is_subset(&sent),
+            "{name}: the reference's proof blocks are sent"
+        );
 
         let undo: Vec<Undo> = adds
             .iter()

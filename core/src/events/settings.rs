@@ -59,8 +59,10 @@ mod tests {
 
     #[test]
     fn a_zero_buffer_still_holds_one_frame() {
-        let mut config = Config::default();
-        config.max_subscription_buffer = 0;
+        let config = Config {
+            max_subscription_buffer: 0,
+            ..Config::default()
+        };
         assert_eq!(SequencerConfig::from_config(&config).max_queue_frames, 1);
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
-use crate::events::{Sequencer, StreamError, Subscription};
+use crate::events::{Sequencer, StreamError};
 use crate::http::{AppState, XrpcError};
 use crate::storage::events::encode_error_frame;
 
@@ -99,17 +99,13 @@ async fn serve(socket: WebSocket, sequencer: Sequencer, cursor: Result<Option<i6
                 Ok(()) => None,
                 Err(_) => return,
             },
-            err = ended(&subscription) => Some(err),
+            err = subscription.ended() => Some(err),
             () = gone(&mut incoming) => return,
         };
         if let Some(err) = ended {
             return end(&mut sink, &err).await;
         }
     }
-}
-
-async fn ended(subscription: &Subscription) -> StreamError {
-    subscription.ended().await
 }
 
 /// Resolves when the subscriber closed the connection or it broke; ignores what it sends.
