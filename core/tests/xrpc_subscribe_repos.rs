@@ -172,7 +172,10 @@ async fn a_cursor_replays_the_table_then_new_commits_arrive_live() {
     let rest = messages(&mut late, 5, 3).await;
     assert_eq!(rest, replayed[5..]);
 
-    // Live: new commits reach both, in order, continuing the chain.
+    // Live: once both have replayed the table, new commits reach both, in order, continuing the
+    // chain.
+    let sequencer = node.state.sequencer.clone();
+    eventually("both relays are live", || sequencer.live_count() == 2).await;
     create_post(addr, &token, "three").await;
     create_post(addr, &token, "four").await;
     let live = messages(&mut relay, 8, 2).await;
@@ -182,13 +185,12 @@ async fn a_cursor_replays_the_table_then_new_commits_arrive_live() {
     );
     verify_chain(&live, &key, root).await;
     assert_eq!(messages(&mut late, 8, 2).await, live);
-    assert_eq!(node.state.sequencer.live_count(), 2);
-    assert!(node.state.sequencer.is_tailing());
+    assert_eq!(sequencer.live_count(), 2);
+    assert!(sequencer.is_tailing());
 
     // When the relays leave, the sequencer forgets them and its tailer stops.
     relay.close().await;
     late.close().await;
-    let sequencer = node.state.sequencer.clone();
     eventually("the subscribers are gone and the tailer stopped", || {
         sequencer.subscriber_count() == 0 && !sequencer.is_tailing()
     })
@@ -240,7 +242,11 @@ async fn a_cursor_beyond_the_head_gets_future_cursor_and_the_stream_closes() {
     // The head itself is a valid cursor: nothing to replay, then live.
     let mut relay = Firehose::connect(node.local_addr, "?cursor=4").await;
     assert_eq!(relay.next_within(Duration::from_millis(300)).await, None);
-    assert_eq!(node.state.sequencer.subscriber_count(), 1);
+    let sequencer = node.state.sequencer.clone();
+    eventually("the relay at the head is subscribed", || {
+        sequencer.subscriber_count() == 1
+    })
+    .await;
     node.stop().await.unwrap();
 }
 
@@ -345,7 +351,7 @@ async fn a_subscriber_that_never_reads_does_not_slow_writers_and_is_dropped() {
     eventually("the subscriber is live", || sequencer.live_count() == 1).await;
 
     // 1000 writes of about 8 kB each, more than socket buffers and the queue can hold, while the
-    // subscriber reads nothing: every one is acknowledged.
+    // subscriber reads nothing.
     let filler = "x".repeat(8000);
     let mut writers = Vec::new();
     for w in 0..4 {
@@ -366,21 +372,14 @@ async fn a_subscriber_that_never_reads_does_not_slow_writers_and_is_dropped() {
             }
         }));
     }
-    for writer in writers {
-        writer.await.unwrap();
-    }
-    assert_eq!(
-        events::last_seq(node.state.storage.connection())
-            .await
-            .unwrap(),
-        Some(1004)
-    );
+    // Its queue overflows while the writes go on, and it is dropped.
     eventually("the stalled subscriber is dropped", || {
         sequencer.live_count() == 0
     })
     .await;
 
-    // What the subscriber finally reads: some commits in order, then ConsumerTooSlow and a close.
+    // What the subscriber reads when it finally reads: some commits in order, then ConsumerTooSlow
+    // and a close (the server waits for a reader that far behind to take its error frame).
     let mut last = 4;
     let mut delivered = 0;
     let end = loop {
@@ -402,6 +401,16 @@ async fn a_subscriber_that_never_reads_does_not_slow_writers_and_is_dropped() {
         }
     );
     assert_eq!(stalled.next().await, Received::Closed(Some(1008)));
+    // Every write was acknowledged.
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(
+        events::last_seq(node.state.storage.connection())
+            .await
+            .unwrap(),
+        Some(1004)
+    );
     eprintln!("the stalled subscriber got {delivered} of 1000 commits before ConsumerTooSlow");
     assert!(
         delivered < 1000,
@@ -471,7 +480,10 @@ async fn stopping_the_node_ends_every_stream() {
             }
         }
     }
-    assert_eq!(sequencer.subscriber_count(), 0);
+    eventually("the streams' tasks have ended", || {
+        sequencer.subscriber_count() == 0
+    })
+    .await;
     assert!(
         sequencer.subscribe(None).await.is_err(),
         "a stopped node takes no subscriber"
