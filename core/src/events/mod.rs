@@ -24,3 +24,6 @@ pub use error::StreamError;
 pub use sequencer::Sequencer;
 pub use settings::SequencerConfig;
 pub use subscription::Subscription;
+
+#[cfg(test)]
+mod tests;
