@@ -15,6 +15,11 @@ pub const DEFAULT_BLOB_UPLOAD_LIMIT: u64 = 5 * 1024 * 1024;
 pub const DEFAULT_BLOB_GRACE_SECONDS: u64 = 3600;
 /// Default interval between replica syncs.
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
+/// Default number of firehose frames queued for one subscriber before it is dropped as too slow
+/// (the reference PDS's).
+pub const DEFAULT_MAX_SUBSCRIPTION_BUFFER: u64 = 500;
+/// Default firehose backfill window: how far back a cursor may reach (one day, as the reference PDS).
+pub const DEFAULT_REPO_BACKFILL_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -83,6 +88,11 @@ pub struct Config {
     pub crawlers: Vec<String>,
     /// Development mode (`PDS_DEV_MODE`): plain-http and localhost URLs allowed.
     pub dev_mode: bool,
+    /// Firehose frames queued for one subscriber before it is dropped as too slow
+    /// (`PDS_MAX_SUBSCRIPTION_BUFFER`).
+    pub max_subscription_buffer: u64,
+    /// How far back, in milliseconds, a firehose cursor may reach (`PDS_REPO_BACKFILL_LIMIT_MS`).
+    pub repo_backfill_limit_ms: u64,
 }
 
 impl Default for Config {
@@ -197,6 +207,14 @@ impl Config {
             blob_grace_seconds: number("PDS_BLOB_GRACE_SECONDS", DEFAULT_BLOB_GRACE_SECONDS)?,
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
+            max_subscription_buffer: number(
+                "PDS_MAX_SUBSCRIPTION_BUFFER",
+                DEFAULT_MAX_SUBSCRIPTION_BUFFER,
+            )?,
+            repo_backfill_limit_ms: number(
+                "PDS_REPO_BACKFILL_LIMIT_MS",
+                DEFAULT_REPO_BACKFILL_LIMIT_MS,
+            )?,
         })
     }
 
@@ -292,6 +310,8 @@ mod tests {
             ("PDS_HOSTNAME", "https://x"),
             ("PDS_BLOB_UPLOAD_LIMIT", "-1"),
             ("PDS_BLOB_GRACE_SECONDS", "soon"),
+            ("PDS_MAX_SUBSCRIPTION_BUFFER", "many"),
+            ("PDS_REPO_BACKFILL_LIMIT_MS", "1d"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

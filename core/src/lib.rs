@@ -11,6 +11,7 @@
 //!   resolution.
 //! - [`lexicon`]: the Lexicons of the record types clients write, and the validator of records.
 //! - [`storage`]: libSQL-backed storage.
+//! - [`events`]: the firehose: the sequencer that tails the event table for `subscribeRepos`.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
 //! - [`blobs`]: uploads (streamed, hashed, MIME-sniffed), the blobs records reference, and the
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod lexicon;

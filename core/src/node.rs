@@ -13,6 +13,7 @@ use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
+use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
 use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
@@ -63,8 +64,10 @@ impl RunningNode {
         format!("http://{}", self.local_addr)
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits for the server.
+    /// Stops accepting connections, ends the firehose streams, lets requests in flight finish, and
+    /// waits for the server.
     pub async fn stop(mut self) -> Result<(), NodeError> {
+        self.state.sequencer.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -107,6 +110,10 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         config.blob_upload_limit,
         Duration::from_secs(config.blob_grace_seconds),
     );
+    let sequencer = Sequencer::new(
+        storage.connect().await?,
+        SequencerConfig::from_config(&config),
+    );
     let plc_rotation_key = match &config.plc_rotation_key_hex {
         Some(hex) => Keypair::from_private_hex(Algorithm::K256, hex).map_err(|e| {
             NodeError::Secret(format!("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: {e}"))
@@ -146,6 +153,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         accounts,
         repos,
         blobs,
+        sequencer,
         sessions,
         plc,
         plc_rotation_key,

@@ -5,46 +5,16 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AtpAgent } from '@atproto/api'
-import { P256_JWT_ALG, SECP256K1_JWT_ALG, Secp256k1Keypair, formatDidKey, multibaseToBytes } from '@atproto/crypto'
+import { Secp256k1Keypair } from '@atproto/crypto'
 import { getAndParseRecord, readCarWithRoot, verifyProofs, verifyRecords, verifyRepoCar } from '@atproto/repo'
 import { startNode } from '../lib/harness.mjs'
+import { signingKeyFromPlc } from '../lib/identity.mjs'
 
 const POST = 'app.bsky.feed.post'
 const PROFILE = 'app.bsky.actor.profile'
 
 function post(text) {
   return { $type: POST, text, createdAt: new Date().toISOString() }
-}
-
-/** The JWT algorithm of each legacy verification method type a PLC directory may serve. */
-const LEGACY_KEY_TYPES = {
-  EcdsaSecp256k1VerificationKey2019: SECP256K1_JWT_ALG,
-  EcdsaSecp256r1VerificationKey2019: P256_JWT_ALG,
-}
-
-/**
- * The atproto signing key (`did:key:...`) from the DID document the PLC directory serves at
- * `/<did>`, cross-checked with the operation data at `/<did>/data`.
- */
-async function signingKeyFromPlc(plcUrl, did) {
-  const res = await fetch(`${plcUrl}/${encodeURIComponent(did)}`)
-  assert.equal(res.status, 200, `PLC directory has no document for ${did}`)
-  const doc = await res.json()
-  assert.equal(doc.id, did)
-  const method = (doc.verificationMethod ?? []).find((m) => m.id === `${did}#atproto` || m.id === '#atproto')
-  assert.ok(method, 'the DID document has an #atproto verification method')
-  let didKey
-  if (method.type === 'Multikey') {
-    didKey = `did:key:${method.publicKeyMultibase}`
-  } else {
-    // Older directories publish the bare compressed point with its curve in the type name.
-    const alg = LEGACY_KEY_TYPES[method.type]
-    assert.ok(alg, `unknown verification method type ${method.type}`)
-    didKey = formatDidKey(alg, multibaseToBytes(method.publicKeyMultibase))
-  }
-  const data = await (await fetch(`${plcUrl}/${encodeURIComponent(did)}/data`)).json()
-  assert.equal(data.verificationMethods?.atproto, didKey, 'the document and the PLC operation agree')
-  return didKey
 }
 
 describe('repository through the official atproto client', () => {

@@ -35,6 +35,8 @@ pub struct NodeState {
     pub repos: RepoStore,
     /// Blobs: uploads, the store, and the collection of temporary ones.
     pub blobs: crate::blobs::Blobs,
+    /// The firehose.
+    pub sequencer: crate::events::Sequencer,
     /// Legacy session tokens.
     pub sessions: SessionManager,
     /// The PLC directory.
@@ -182,8 +184,16 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.listRepos",
             get(xrpc::sync::list_repos::handle),
         )
+        .route(
+            "/xrpc/com.atproto.sync.subscribeRepos",
+            get(xrpc::sync::subscribe_repos::handle),
+        )
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            xrpc::sync::subscribe_repos::wake_after_procedures,
+        ))
         .with_state(state)
 }
 

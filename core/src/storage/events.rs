@@ -127,17 +127,87 @@ pub async fn read_after(
         .await?;
     let mut events = Vec::with_capacity(limit.min(64));
     while let Some(row) = rows.next().await? {
-        let kind = text(&row, 2, "event.kind")?;
-        events.push(Event {
-            seq: u64_column(&row, 0, "event.seq")?,
-            did: text(&row, 1, "event.did")?,
-            kind: EventKind::parse(&kind)
-                .ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
-            time: text(&row, 3, "event.time")?,
-            payload: Bytes::from(blob(&row, 4, "event.payload")?),
-        });
+        events.push(event_row(&row)?);
     }
     Ok(events)
+}
+
+/// A `(seq, did, kind, time, payload)` row.
+fn event_row(row: &libsql::Row) -> Result<Event, StorageError> {
+    let kind = text(row, 2, "event.kind")?;
+    Ok(Event {
+        seq: u64_column(row, 0, "event.seq")?,
+        did: text(row, 1, "event.did")?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| StorageError::Corrupt(format!("event kind {kind:?}")))?,
+        time: text(row, 3, "event.time")?,
+        payload: Bytes::from(blob(row, 4, "event.payload")?),
+    })
+}
+
+/// A page of the events after `seq`, oldest first: at most `max_events` of them, and no more once
+/// their payloads reach `max_bytes` (a page holds at least one event when there is one, so an event
+/// larger than the budget still goes out alone). Rows are read one at a time, so a page never holds
+/// more than the budget plus one event, however large the table.
+pub async fn read_page(
+    conn: &Connection,
+    seq: u64,
+    max_events: usize,
+    max_bytes: usize,
+) -> Result<Vec<Event>, StorageError> {
+    let max_events = max_events.clamp(1, MAX_READ);
+    let mut rows = conn
+        .query(
+            "SELECT seq, did, kind, time, payload FROM event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            (seq, max_events as u64),
+        )
+        .await?;
+    let mut events = Vec::with_capacity(max_events.min(64));
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next().await? {
+        let event = event_row(&row)?;
+        bytes = bytes.saturating_add(event.payload.len());
+        events.push(event);
+        if bytes >= max_bytes {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// The sequence number and time of the first event after `seq`, if there is one.
+pub async fn next_after(
+    conn: &Connection,
+    seq: u64,
+) -> Result<Option<(u64, String)>, StorageError> {
+    let mut rows = conn
+        .query(
+            "SELECT seq, time FROM event WHERE seq > ?1 ORDER BY seq LIMIT 1",
+            [seq],
+        )
+        .await?;
+    match rows.next().await? {
+        Some(row) => Ok(Some((
+            u64_column(&row, 0, "event.seq")?,
+            text(&row, 1, "event.time")?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The sequence number of the earliest event sequenced at or after `time` (an atproto datetime as
+/// events carry it, which sorts as text), or `None` when every event is older.
+pub async fn first_since(conn: &Connection, time: &str) -> Result<Option<u64>, StorageError> {
+    let mut rows = conn
+        .query(
+            "SELECT seq FROM event WHERE time >= ?1 ORDER BY time, seq LIMIT 1",
+            [time],
+        )
+        .await?;
+    match rows.next().await? {
+        Some(row) => Ok(Some(u64_column(&row, 0, "event.seq")?)),
+        None => Ok(None),
+    }
 }
 
 /// The newest sequence number, or `None` when no event was ever appended.

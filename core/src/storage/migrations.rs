@@ -97,6 +97,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "blobs, blob chunks and record blob references",
         sql: super::blobs::SCHEMA,
     },
+    // The firehose's backfill window: a subscriber whose cursor is older than the window starts at
+    // the first event inside it, found through this index rather than by scanning the older events.
+    Migration {
+        version: 6,
+        name: "event time index",
+        sql: "CREATE INDEX event_time ON event (time);",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: where the official atproto interop vectors are.
 #![allow(dead_code)]
 
+pub mod firehose;
 pub mod http;
 pub mod node;
 pub mod plc;

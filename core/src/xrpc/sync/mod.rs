@@ -10,3 +10,4 @@ pub mod get_repo_status;
 pub mod list_blobs;
 pub mod list_repos;
 pub mod repo_access;
+pub mod subscribe_repos;
