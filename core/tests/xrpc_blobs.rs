@@ -187,7 +187,7 @@ async fn an_uploaded_image_is_served_once_a_record_references_it() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "pic", post_with(&[&blob])),
+            create(ALICE, "3kaaaaaaaapic", post_with(&[&blob])),
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.text());
@@ -300,7 +300,7 @@ async fn the_content_decides_the_type_and_records_must_repeat_it() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "a", post_with(&[&wrong_type])),
+            create(ALICE, "3kaaaaaaaaaaa", post_with(&[&wrong_type])),
         )
         .await;
     assert_error(&refused, 400, "InvalidMimeType");
@@ -310,7 +310,7 @@ async fn the_content_decides_the_type_and_records_must_repeat_it() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "a", post_with(&[&wrong_size])),
+            create(ALICE, "3kaaaaaaaaaaa", post_with(&[&wrong_size])),
         )
         .await;
     assert_error(&refused, 400, "InvalidSize");
@@ -324,7 +324,7 @@ async fn the_content_decides_the_type_and_records_must_repeat_it() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "a", post_with(&[&blob])),
+            create(ALICE, "3kaaaaaaaaaaa", post_with(&[&blob])),
         )
         .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text());
@@ -344,7 +344,7 @@ async fn records_may_only_reference_blobs_their_own_account_uploaded() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "stolen", post_with(&[&bobs])),
+            create(ALICE, "3kaaaaastolen", post_with(&[&bobs])),
         )
         .await;
     assert_error(&refused, 400, "BlobNotFound");
@@ -356,9 +356,9 @@ async fn records_may_only_reference_blobs_their_own_account_uploaded() {
             "com.atproto.repo.applyWrites",
             json!({"repo": ALICE, "writes": [
                 {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
-                 "rkey": "fine", "value": {"text": "no blob"}},
+                 "rkey": "3kaaaaaaafine", "value": {"$type": "app.bsky.feed.post", "text": "no blob", "createdAt": "2024-01-01T00:00:00Z"}},
                 {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
-                 "rkey": "ghost", "value": post_with(&[&never_uploaded])},
+                 "rkey": "3kaaaaaaghost", "value": post_with(&[&never_uploaded])},
             ]}),
         )
         .await;
@@ -396,9 +396,9 @@ async fn a_blob_goes_with_the_last_record_that_references_it() {
             "com.atproto.repo.applyWrites",
             json!({"repo": ALICE, "writes": [
                 {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
-                 "rkey": "one", "value": post_with(&[&blob])},
+                 "rkey": "3kaaaaaaaaone", "value": post_with(&[&blob])},
                 {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
-                 "rkey": "two", "value": post_with(&[&blob, &blob])},
+                 "rkey": "3kaaaaaaaatwo", "value": post_with(&[&blob, &blob])},
             ]}),
         )
         .await;
@@ -409,7 +409,7 @@ async fn a_blob_goes_with_the_last_record_that_references_it() {
         .post(
             &f.alice,
             "com.atproto.repo.deleteRecord",
-            json!({"repo": ALICE, "collection": "app.bsky.feed.post", "rkey": "one"}),
+            json!({"repo": ALICE, "collection": "app.bsky.feed.post", "rkey": "3kaaaaaaaaone"}),
         )
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text());
@@ -424,7 +424,7 @@ async fn a_blob_goes_with_the_last_record_that_references_it() {
         .post(
             &f.alice,
             "com.atproto.repo.putRecord",
-            json!({"repo": ALICE, "collection": "app.bsky.feed.post", "rkey": "two",
+            json!({"repo": ALICE, "collection": "app.bsky.feed.post", "rkey": "3kaaaaaaaatwo",
                    "record": {"text": "no picture", "createdAt": "2024-01-01T00:00:00Z"}}),
         )
         .await;
@@ -441,7 +441,7 @@ async fn a_blob_goes_with_the_last_record_that_references_it() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "three", post_with(&[&blob])),
+            create(ALICE, "3kaaaaaathree", post_with(&[&blob])),
         )
         .await;
     assert_error(&again, 400, "BlobNotFound");
@@ -457,7 +457,7 @@ async fn uploads_no_record_references_are_deleted_after_the_grace_period() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "kept", post_with(&[&kept])),
+            create(ALICE, "3kaaaaaaakept", post_with(&[&kept])),
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.text());
@@ -484,7 +484,7 @@ async fn uploads_no_record_references_are_deleted_after_the_grace_period() {
         .post(
             &f.alice,
             "com.atproto.repo.createRecord",
-            create(ALICE, "late", post_with(&[&dropped])),
+            create(ALICE, "3kaaaaaaalate", post_with(&[&dropped])),
         )
         .await;
     assert_error(&late, 400, "BlobNotFound");

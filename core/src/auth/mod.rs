@@ -32,6 +32,7 @@ pub use error::AuthError;
 pub use invite::{create_invite_codes, generate_invite_code};
 pub use jwt::JwtKey;
 pub use login::{login, Login};
+pub(crate) use random::email_code;
 pub use scope::AuthScope;
 pub use session::{
     AccountChecks, AuthContext, Clock, RefreshContext, Session, SessionConfig, SessionManager,

@@ -32,6 +32,13 @@ pub(crate) fn random_base32(len: usize) -> Result<String, AuthError> {
     Ok(text)
 }
 
+/// A code for a person to copy from a message: ten random base32 characters (50 bits) in two
+/// uppercase groups, `ABCDE-FGHIJ`, as the reference PDS writes email codes.
+pub(crate) fn email_code() -> Result<String, AuthError> {
+    let text = random_base32(10)?.to_ascii_uppercase();
+    Ok(format!("{}-{}", &text[..5], &text[5..]))
+}
+
 /// A fresh token id: 32 random bytes in unpadded base64url (256 bits, never guessed).
 pub(crate) fn random_token_id() -> Result<String, AuthError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
@@ -40,6 +47,17 @@ pub(crate) fn random_token_id() -> Result<String, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_codes_are_two_groups_of_five() {
+        let code = email_code().unwrap();
+        let (a, b) = code.split_once('-').unwrap();
+        assert_eq!((a.len(), b.len()), (5, 5));
+        assert!(code
+            .bytes()
+            .all(|c| c == b'-' || c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c)));
+        assert_ne!(email_code().unwrap(), code);
+    }
 
     #[test]
     fn base32_text_has_the_length_and_alphabet_asked_for() {

@@ -88,6 +88,14 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::server::create_session::handle),
         )
         .route(
+            "/xrpc/com.atproto.server.requestAccountDelete",
+            procedure(xrpc::server::delete_account::request),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deleteAccount",
+            procedure(xrpc::server::delete_account::delete),
+        )
+        .route(
             "/xrpc/com.atproto.server.getServiceAuth",
             query(xrpc::server::get_service_auth::handle),
         )

@@ -15,6 +15,7 @@
 //! store (its own connection) when they must not wait on each other.
 
 mod app_passwords;
+mod email_tokens;
 mod invite_codes;
 mod refresh_tokens;
 
@@ -26,6 +27,7 @@ use super::error::StorageError;
 use crate::crypto::{Algorithm, Keypair};
 
 pub use app_passwords::{AppPasswordGrant, AppPasswordInfo};
+pub use email_tokens::{TokenCheck, TokenPurpose};
 pub use invite_codes::InviteCode;
 pub use refresh_tokens::{RefreshRotation, RefreshTokenRow};
 

@@ -104,6 +104,19 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "event time index",
         sql: "CREATE INDEX event_time ON event (time);",
     },
+    // One-time codes that confirm a sensitive action (deleting the account), one per account and
+    // purpose.
+    Migration {
+        version: 7,
+        name: "email tokens",
+        sql: "CREATE TABLE email_token (
+              did TEXT NOT NULL,
+              purpose TEXT NOT NULL,
+              token TEXT NOT NULL,
+              requested_at INTEGER NOT NULL,
+              PRIMARY KEY (did, purpose)
+          ) WITHOUT ROWID;",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -24,7 +24,7 @@ use libsql::{Builder, Connection, Database};
 
 pub use accounts::{
     Account, AccountStatus, AccountStore, AccountsError, AppPasswordGrant, AppPasswordInfo,
-    InviteCode, NewAccount, RefreshRotation, RefreshTokenRow,
+    InviteCode, NewAccount, RefreshRotation, RefreshTokenRow, TokenCheck, TokenPurpose,
 };
 pub use blobs::{BlobStore, MissingBlob, PendingUpload, StoredBlob};
 pub use blocks::LibsqlBlockStore;

@@ -4,6 +4,7 @@ pub mod account_status;
 pub mod create_account;
 pub mod create_app_password;
 pub mod create_session;
+pub mod delete_account;
 pub mod delete_session;
 pub mod describe_server;
 pub mod get_service_auth;

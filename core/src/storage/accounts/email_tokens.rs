@@ -1,0 +1,119 @@
+//! The `email_token` table: one-time codes sent to an account's owner to confirm a sensitive action
+//! (deleting the account), one per account and purpose. A new request replaces the previous code; a
+//! code is consumed by one conditional `DELETE`, so it works once even when two requests race.
+
+use super::{finish, AccountStore, AccountsError};
+
+/// What a code confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// `com.atproto.server.deleteAccount`.
+    DeleteAccount,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::DeleteAccount => "delete_account",
+        }
+    }
+}
+
+/// What became of a code presented for an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// It matched and was consumed.
+    Accepted,
+    /// It matched but was issued longer ago than allowed (and is now gone).
+    Expired,
+    /// No such code for this account and purpose.
+    Invalid,
+}
+
+impl AccountStore {
+    /// Stores `token` as the account's code for `purpose`, replacing an earlier one.
+    pub async fn put_email_token(
+        &self,
+        did: &str,
+        purpose: TokenPurpose,
+        token: &str,
+        now: i64,
+    ) -> Result<(), AccountsError> {
+        let _serialised = self.write_lock.lock().await;
+        self.conn
+            .execute(
+                "INSERT INTO email_token (did, purpose, token, requested_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (did, purpose) DO UPDATE SET token = excluded.token,
+                     requested_at = excluded.requested_at",
+                (did, purpose.as_str(), token, now),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Consumes the account's code for `purpose` if it is `token`: accepted when it was issued at
+    /// or after `not_before`, expired otherwise.
+    pub async fn take_email_token(
+        &self,
+        did: &str,
+        purpose: TokenPurpose,
+        token: &str,
+        not_before: i64,
+    ) -> Result<TokenCheck, AccountsError> {
+        let _serialised = self.write_lock.lock().await;
+        let tx = self.begin().await?;
+        let result = async {
+            let mut rows = tx
+                .query(
+                    "DELETE FROM email_token WHERE did = ?1 AND purpose = ?2 AND token = ?3
+                     RETURNING requested_at",
+                    (did, purpose.as_str(), token),
+                )
+                .await?;
+            let check = match rows.next().await? {
+                Some(row) if row.get::<i64>(0)? >= not_before => TokenCheck::Accepted,
+                Some(_) => TokenCheck::Expired,
+                None => TokenCheck::Invalid,
+            };
+            Ok(check)
+        }
+        .await;
+        finish(tx, result).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[tokio::test]
+    async fn a_code_works_once_within_its_lifetime_and_a_new_one_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open_local(&dir.path().join("db")).await.unwrap();
+        let store = AccountStore::new(storage.connect().await.unwrap());
+        let did = "did:plc:alice";
+        let purpose = TokenPurpose::DeleteAccount;
+        store
+            .put_email_token(did, purpose, "AAAAA-BBBBB", 100)
+            .await
+            .unwrap();
+        store
+            .put_email_token(did, purpose, "CCCCC-DDDDD", 200)
+            .await
+            .unwrap();
+        let take = |t: &'static str, nb| {
+            let store = store.clone();
+            async move { store.take_email_token(did, purpose, t, nb).await.unwrap() }
+        };
+        assert_eq!(take("AAAAA-BBBBB", 0).await, TokenCheck::Invalid);
+        assert_eq!(take("CCCCC-DDDDD", 150).await, TokenCheck::Accepted);
+        assert_eq!(take("CCCCC-DDDDD", 150).await, TokenCheck::Invalid);
+        store
+            .put_email_token(did, purpose, "EEEEE-FFFFF", 300)
+            .await
+            .unwrap();
+        assert_eq!(take("EEEEE-FFFFF", 301).await, TokenCheck::Expired);
+        assert_eq!(take("EEEEE-FFFFF", 0).await, TokenCheck::Invalid);
+    }
+}
