@@ -16,12 +16,30 @@ fn esc(s: &str) -> String {
 /// GET `/`.
 pub async fn status_page(State(state): State<AppState>) -> Html<String> {
     let c = &state.config;
+    let stats = crate::storage::stats::stats(state.storage.connection()).await;
+    let (accounts, last_commit, seq) = match stats {
+        Ok(s) => (
+            s.accounts.to_string(),
+            s.last_commit
+                .map(|l| format!("{} (rev {}, {})", l.time, l.rev, l.did))
+                .unwrap_or_else(|| "none yet".to_owned()),
+            s.last_seq.map_or_else(|| "0".to_owned(), |n| n.to_string()),
+        ),
+        Err(e) => {
+            log::warn!("status page: reading the figures failed: {e}");
+            let unknown = || "unavailable".to_owned();
+            (unknown(), unknown(), unknown())
+        }
+    };
     let rows = [
         ("Version", env!("CARGO_PKG_VERSION").to_string()),
         ("Node", c.node_id.clone()),
         ("Public URL", c.public_url.clone()),
         ("Service DID", c.service_did()),
         ("Storage", c.storage_mode().to_string()),
+        ("Accounts", accounts),
+        ("Last commit", last_commit),
+        ("Event sequence", seq),
         (
             "Up since",
             crate::syntax::format_datetime(state.started_at_micros).unwrap_or_default(),

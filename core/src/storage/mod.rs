@@ -16,6 +16,7 @@ pub mod events;
 mod migrations;
 pub mod repo_store;
 pub mod secrets;
+pub mod stats;
 
 use std::path::Path;
 use std::time::Duration;
