@@ -12,6 +12,8 @@
 //! - [`storage`]: libSQL-backed storage.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
+//! - [`oauth`]: the OAuth authorization server (PAR, authorize and consent, token, revoke) and the
+//!   DPoP checks of the resource server, built so that every node of a cluster verifies every request.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
 #![warn(missing_docs)]
@@ -22,6 +24,7 @@ pub mod crypto;
 pub mod http;
 pub mod identity;
 pub mod node;
+pub mod oauth;
 pub mod repo;
 pub mod storage;
 pub mod syntax;

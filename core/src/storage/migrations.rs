@@ -92,6 +92,12 @@ pub const MIGRATIONS: &[Migration] = &[
               created_at INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    // The OAuth authorization server: pushed requests and codes, sessions, the replay table.
+    Migration {
+        version: 5,
+        name: "oauth requests, sessions and replay records",
+        sql: super::oauth_store::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
