@@ -10,12 +10,21 @@
 //! [`crate::identity`]'s HTTP settings; [`crate::http`] routes to its endpoints and asks it to
 //! authenticate DPoP-bound XRPC calls.
 
+pub mod client;
 pub mod dpop;
+pub mod endpoints;
 mod error;
+pub mod form;
 pub mod jws;
 pub mod nonce;
+pub mod random;
 pub mod replay;
+pub mod request;
+pub mod resource;
 pub mod scope;
+pub mod server;
 pub mod token;
 
 pub use error::OAuthError;
+pub use resource::OAuthAccess;
+pub use server::OAuthServer;

@@ -115,6 +115,11 @@ impl ScopeSet {
         self.generic
     }
 
+    /// Whether `transition:chat.bsky` is present.
+    pub fn has_transition_chat(&self) -> bool {
+        self.chat
+    }
+
     /// Whether it may write `collection` with `action`.
     pub fn allows_repo(&self, collection: &str, action: RepoAction) -> bool {
         self.generic

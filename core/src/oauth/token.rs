@@ -71,6 +71,11 @@ impl TokenSigner {
         })
     }
 
+    /// The public key that verifies tokens.
+    pub fn public_key(&self) -> crate::crypto::PublicKey {
+        self.key.public_key()
+    }
+
     /// The issuer tokens carry.
     pub fn issuer(&self) -> &str {
         &self.issuer

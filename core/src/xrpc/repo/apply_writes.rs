@@ -137,6 +137,7 @@ pub async fn handle(
         .map(|w| to_op(w, validate))
         .collect::<Result<Vec<_>, _>>()?;
     let (did, key) = account::writable(&state, &input.repo, &auth).await?;
+    account::require_write_scope(&auth, &ops)?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops

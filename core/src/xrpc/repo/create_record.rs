@@ -43,6 +43,7 @@ pub async fn handle(
         rkey,
         record,
     }];
+    account::require_write_scope(&auth, &ops)?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     Ok(Json(record::written(&result, input.validate)?))
 }

@@ -55,6 +55,7 @@ pub async fn handle(
         record,
         swap_record,
     }];
+    account::require_write_scope(&auth, &ops)?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     Ok(Json(record::written(&result, input.validate)?))
 }
