@@ -61,7 +61,9 @@ impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         let mut response = self.error.into_response();
         if let Some(value) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -186,12 +186,12 @@ fn oauth_routes() -> Router<AppState> {
             get(metadata::authorization_server),
         )
         .route("/oauth/jwks", get(metadata::jwks))
-        .route("/oauth/par", post(par::handle).layer(form_limit.clone()))
+        .route("/oauth/par", post(par::handle).layer(form_limit))
         .route(
             "/oauth/authorize",
-            get(authorize::show).post(authorize::submit.layer(form_limit.clone())),
+            get(authorize::show).post(authorize::submit.layer(form_limit)),
         )
-        .route("/oauth/token", post(token::handle).layer(form_limit.clone()))
+        .route("/oauth/token", post(token::handle).layer(form_limit))
         .route("/oauth/revoke", post(revoke::handle).layer(form_limit))
         .route(
             "/xrpc/dev.pocketpds.oauth.listSessions",
@@ -233,7 +233,9 @@ async fn cors_and_dpop_nonce(
     if preflight {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type, DPoP, atproto-proxy, atproto-accept-labelers"),
+            HeaderValue::from_static(
+                "Authorization, Content-Type, DPoP, atproto-proxy, atproto-accept-labelers",
+            ),
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -76,13 +76,20 @@ impl AuthorizationParams {
             Some("fragment") => ResponseMode::Fragment,
             Some(other) => return Err(invalid(&format!("Unsupported response_mode \"{other}\""))),
         };
-        let code_challenge = match (params.get("code_challenge")?, params.get("code_challenge_method")?) {
+        let code_challenge = match (
+            params.get("code_challenge")?,
+            params.get("code_challenge_method")?,
+        ) {
             (None, _) => return Err(invalid("Use of PKCE is required")),
             (Some(_), Some(m)) if m != "S256" => {
-                return Err(invalid("atproto requires use of \"S256\" code_challenge_method"))
+                return Err(invalid(
+                    "atproto requires use of \"S256\" code_challenge_method",
+                ))
             }
             (Some(_), None) => {
-                return Err(invalid("atproto requires use of \"S256\" code_challenge_method"))
+                return Err(invalid(
+                    "atproto requires use of \"S256\" code_challenge_method",
+                ))
             }
             (Some(c), Some(_)) => c,
         };
@@ -98,7 +105,9 @@ impl AuthorizationParams {
         client.declares_scope(requested)?;
         let scope = ScopeSet::parse(requested)?;
         if !scope.has_atproto() {
-            return Err(OAuthError::InvalidScope("The \"atproto\" scope is required".into()));
+            return Err(OAuthError::InvalidScope(
+                "The \"atproto\" scope is required".into(),
+            ));
         }
         let state = params.get("state")?.map(str::to_owned);
         if state.as_ref().is_some_and(|s| s.len() > 1024) {
@@ -166,7 +175,11 @@ impl AuthorizationParams {
         let encoded = pairs.finish();
         match self.response_mode {
             ResponseMode::Query => {
-                let sep = if self.redirect_uri.contains('?') { '&' } else { '?' };
+                let sep = if self.redirect_uri.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
                 format!("{}{sep}{encoded}", self.redirect_uri)
             }
             ResponseMode::Fragment => format!("{}#{encoded}", self.redirect_uri),

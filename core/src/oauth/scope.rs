@@ -168,7 +168,7 @@ impl ScopeSet {
             "transition:chat.bsky" => self.chat = true,
             "transition:email" => self.email = true,
             _ => {
-                let (prefix, positional, params) = split(value).map_err(|w| bad(w))?;
+                let (prefix, positional, params) = split(value).map_err(&bad)?;
                 match prefix {
                     "include" => {
                         return Err(OAuthError::InvalidScope(
@@ -177,7 +177,7 @@ impl ScopeSet {
                     }
                     "repo" => {
                         let collections = values(positional, &params, "collection")?;
-                        check_keys(&params, &["collection", "action"]).map_err(|w| bad(w))?;
+                        check_keys(&params, &["collection", "action"]).map_err(&bad)?;
                         if collections.is_empty()
                             || !collections.iter().all(|c| c == "*" || is_valid_nsid(c))
                         {
@@ -200,7 +200,7 @@ impl ScopeSet {
                     }
                     "blob" => {
                         let accept = values(positional, &params, "accept")?;
-                        check_keys(&params, &["accept"]).map_err(|w| bad(w))?;
+                        check_keys(&params, &["accept"]).map_err(&bad)?;
                         if accept.is_empty() || !accept.iter().all(|m| valid_mime_pattern(m)) {
                             return Err(bad("accept must be a MIME type pattern"));
                         }
@@ -208,7 +208,7 @@ impl ScopeSet {
                     }
                     "rpc" => {
                         let lxms = values(positional, &params, "lxm")?;
-                        check_keys(&params, &["lxm", "aud"]).map_err(|w| bad(w))?;
+                        check_keys(&params, &["lxm", "aud"]).map_err(&bad)?;
                         let aud = match multi(&params, "aud").as_slice() {
                             [aud] if aud == "*" || aud.starts_with("did:") => aud.clone(),
                             _ => return Err(bad("one aud is required")),
@@ -222,7 +222,7 @@ impl ScopeSet {
                         self.rpc.push(RpcPermission { lxms, aud });
                     }
                     "account" => {
-                        check_keys(&params, &["attr", "action"]).map_err(|w| bad(w))?;
+                        check_keys(&params, &["attr", "action"]).map_err(&bad)?;
                         let attrs = values(positional, &params, "attr")?;
                         let [attr] = attrs.as_slice() else {
                             return Err(bad("one attr is required"));
@@ -239,7 +239,7 @@ impl ScopeSet {
                         self.account.push((attr.clone(), manage));
                     }
                     "identity" => {
-                        check_keys(&params, &["attr"]).map_err(|w| bad(w))?;
+                        check_keys(&params, &["attr"]).map_err(&bad)?;
                         let attrs = values(positional, &params, "attr")?;
                         let [attr] = attrs.as_slice() else {
                             return Err(bad("one attr is required"));

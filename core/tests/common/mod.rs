@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod node;
+pub mod oauth;
 pub mod plc;
 
 use std::path::PathBuf;

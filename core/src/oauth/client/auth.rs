@@ -72,7 +72,9 @@ pub async fn authenticate(
     let assertion_type = params.get("client_assertion_type")?;
     if !client.is_confidential() {
         if assertion.is_some() || assertion_type.is_some() {
-            return Err(invalid("This client does not authenticate with assertions".into()));
+            return Err(invalid(
+                "This client does not authenticate with assertions".into(),
+            ));
         }
         return Ok(ClientAuth::None);
     }
@@ -104,8 +106,12 @@ pub async fn authenticate(
         .map_err(|e| invalid(format!("Validation of \"client_assertion\" failed: {e}")))?;
     let claims = &parsed.payload;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    if text("iss") != Some(client.client_id.as_str()) || text("sub") != Some(client.client_id.as_str()) {
-        return Err(invalid("client_assertion iss and sub must be the client_id".into()));
+    if text("iss") != Some(client.client_id.as_str())
+        || text("sub") != Some(client.client_id.as_str())
+    {
+        return Err(invalid(
+            "client_assertion iss and sub must be the client_id".into(),
+        ));
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => a == issuer,
@@ -120,7 +126,9 @@ pub async fn authenticate(
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("client_assertion iat required".into()))?;
     if iat < now - ASSERTION_MAX_AGE_SECS || iat > now + 30 {
-        return Err(invalid("client_assertion is too old or from the future".into()));
+        return Err(invalid(
+            "client_assertion is too old or from the future".into(),
+        ));
     }
     if let Some(exp) = claims.get("exp") {
         if exp.as_i64().is_none_or(|exp| exp <= now) {

@@ -71,7 +71,8 @@ impl ClientMetadata {
     /// `redirect_uri` query parameters (defaults `atproto` and `http://127.0.0.1/`,
     /// `http://[::1]/`), public, DPoP-bound.
     pub fn loopback(client_id: &str) -> Result<ClientMetadata, OAuthError> {
-        let bad = |why: &str| OAuthError::InvalidClient(format!("Invalid loopback client id: {why}"));
+        let bad =
+            |why: &str| OAuthError::InvalidClient(format!("Invalid loopback client id: {why}"));
         let rest = client_id
             .strip_prefix(LOOPBACK_CLIENT_ORIGIN)
             .ok_or_else(|| bad("must start with http://localhost"))?;
@@ -213,7 +214,8 @@ impl ClientMetadata {
             client_uri: text("client_uri")?,
             redirect_uris,
             scope,
-            refresh_token_grant: grant_types.is_empty() || grant_types.iter().any(|g| g == "refresh_token"),
+            refresh_token_grant: grant_types.is_empty()
+                || grant_types.iter().any(|g| g == "refresh_token"),
             token_endpoint_auth_method: method,
             keys,
             jwks_uri,
@@ -242,10 +244,14 @@ impl ClientMetadata {
             Some(uri) if self.redirect_uris.iter().any(|r| redirect_matches(r, uri)) => {
                 Ok(uri.to_owned())
             }
-            Some(uri) => Err(OAuthError::InvalidRequest(format!("Invalid redirect_uri {uri}"))),
+            Some(uri) => Err(OAuthError::InvalidRequest(format!(
+                "Invalid redirect_uri {uri}"
+            ))),
             None => match self.redirect_uris.as_slice() {
                 [only] => Ok(only.clone()),
-                _ => Err(OAuthError::InvalidRequest("redirect_uri is required".into())),
+                _ => Err(OAuthError::InvalidRequest(
+                    "redirect_uri is required".into(),
+                )),
             },
         }
     }
@@ -350,7 +356,10 @@ mod tests {
             "http://localhost?redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback&scope=atproto%20transition%3Ageneric",
         )
         .unwrap();
-        assert_eq!(c.redirect_uris, vec!["http://127.0.0.1/callback".to_string()]);
+        assert_eq!(
+            c.redirect_uris,
+            vec!["http://127.0.0.1/callback".to_string()]
+        );
         assert_eq!(c.scope, "atproto transition:generic");
         for bad in [
             "http://localhost/path",
@@ -368,13 +377,34 @@ mod tests {
 
     #[test]
     fn loopback_redirects_match_any_port_and_others_exactly() {
-        assert!(redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:5555/cb"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:5555/other"));
-        assert!(!redirect_matches("http://127.0.0.1:1/cb", "http://127.0.0.1:5555/cb"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "http://[::1]:5555/cb"));
-        assert!(redirect_matches("https://app.example/cb", "https://app.example/cb"));
-        assert!(!redirect_matches("https://app.example/cb", "https://app.example/cb/"));
-        assert!(!redirect_matches("https://app.example/cb", "https://app.example:444/cb"));
+        assert!(redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5555/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5555/other"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:5555/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://[::1]:5555/cb"
+        ));
+        assert!(redirect_matches(
+            "https://app.example/cb",
+            "https://app.example/cb"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example/cb/"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example:444/cb"
+        ));
     }
 
     #[test]

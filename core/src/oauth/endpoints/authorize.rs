@@ -53,15 +53,14 @@ pub async fn show(
         Ok(p) => p,
         Err(e) => return page_error(StatusCode::BAD_REQUEST, e.description()),
     };
-    let (client_id, request_uri) = match (params.required("client_id"), params.required("request_uri")) {
-        (Ok(c), Ok(r)) => (c, r),
-        _ => {
-            return page_error(
+    let (client_id, request_uri) =
+        match (params.required("client_id"), params.required("request_uri")) {
+            (Ok(c), Ok(r)) => (c, r),
+            _ => return page_error(
                 StatusCode::BAD_REQUEST,
                 "client_id and request_uri are required: this server only accepts pushed requests",
-            )
-        }
-    };
+            ),
+        };
     let Some(id) = request_id(request_uri) else {
         return page_error(StatusCode::BAD_REQUEST, "Invalid request_uri");
     };
@@ -126,7 +125,11 @@ pub async fn show(
         error: None,
     }
     .render(StatusCode::OK);
-    let secure = if oauth.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let secure = if oauth.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     let mut cookies = vec![format!(
         "{CSRF_COOKIE}={csrf}; Path=/oauth/authorize; HttpOnly; SameSite=Strict{secure}"
     )];
@@ -151,7 +154,11 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn decide(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
     let oauth = &state.oauth;
     let params = form(headers, body)?;
     let forbidden = |m: &str| Ok(page_error(StatusCode::FORBIDDEN, m));
@@ -182,7 +189,9 @@ async fn decide(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         return forbidden("This request was initiated from another device");
     }
     if row.code.is_some() || row.did.is_some() {
-        return Err(OAuthError::AccessDenied("This request was already authorized".into()));
+        return Err(OAuthError::AccessDenied(
+            "This request was already authorized".into(),
+        ));
     }
     if row.expires_at <= now {
         return Err(OAuthError::AccessDenied("This request has expired".into()));

@@ -27,7 +27,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
     let oauth = &state.oauth;
     let params = form(headers, body)?;
-    let proof = oauth.check_proof(headers, "POST", "/oauth/par", None).await?;
+    let proof = oauth
+        .check_proof(headers, "POST", "/oauth/par", None)
+        .await?;
     let client = oauth.clients.resolve(params.required("client_id")?).await?;
     let now = oauth.now();
     let client_auth = authenticate(&client, &params, &oauth.issuer, &oauth.replay, now).await?;

@@ -24,7 +24,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
     let oauth = &state.oauth;
     let params = form(headers, body)?;
-    oauth.check_proof(headers, "POST", "/oauth/revoke", None).await?;
+    oauth
+        .check_proof(headers, "POST", "/oauth/revoke", None)
+        .await?;
     let client = oauth.clients.resolve(params.required("client_id")?).await?;
     let now = oauth.now();
     authenticate(&client, &params, &oauth.issuer, &oauth.replay, now).await?;

@@ -47,7 +47,11 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn exchange(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+async fn exchange(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
     let oauth = &state.oauth;
     let params = form(headers, body)?;
     let proof = oauth
@@ -63,7 +67,16 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
         .map(|ua| ua.chars().take(256).collect());
     match params.required("grant_type")? {
         "authorization_code" => {
-            code_grant(state, &params, &client, &client_auth, &proof, user_agent, now).await
+            code_grant(
+                state,
+                &params,
+                &client,
+                &client_auth,
+                &proof,
+                user_agent,
+                now,
+            )
+            .await
         }
         "refresh_token" if client.refresh_token_grant => {
             refresh_grant(state, &params, &client, &client_auth, &proof, now).await
@@ -101,7 +114,9 @@ async fn code_grant(
     let code = params.required("code")?;
     let Some(request) = oauth.store.consume_code(code).await? else {
         if oauth.store.delete_session_by_code(code).await? {
-            log::warn!("oauth: a used authorization code was presented again; its session is revoked");
+            log::warn!(
+                "oauth: a used authorization code was presented again; its session is revoked"
+            );
         }
         return Err(OAuthError::InvalidGrant("Invalid code".into()));
     };
@@ -109,7 +124,9 @@ async fn code_grant(
         return Err(OAuthError::InvalidGrant("This code has expired".into()));
     }
     if request.client_id != client.client_id {
-        return Err(OAuthError::InvalidGrant("Code was not issued to this client".into()));
+        return Err(OAuthError::InvalidGrant(
+            "Code was not issued to this client".into(),
+        ));
     }
     client_auth.require_same_as(&ClientAuth::from_json(&request.client_auth)?)?;
     let parameters = AuthorizationParams::from_json(&request.parameters)?;
@@ -124,7 +141,8 @@ async fn code_grant(
     };
     if params.get("redirect_uri")? != Some(parameters.redirect_uri.as_str()) {
         return Err(OAuthError::InvalidGrant(
-            "The redirect_uri parameter must match the one used in the authorization request".into(),
+            "The redirect_uri parameter must match the one used in the authorization request"
+                .into(),
         ));
     }
     let verifier = params
@@ -186,7 +204,9 @@ async fn refresh_grant(
     let (sid, secret) = parse_refresh(params.required("refresh_token")?).ok_or_else(invalid)?;
     let mut session = oauth.store.session(sid).await?.ok_or_else(invalid)?;
     if session.client_id != client.client_id {
-        return Err(OAuthError::InvalidGrant("Token was not issued to this client".into()));
+        return Err(OAuthError::InvalidGrant(
+            "Token was not issued to this client".into(),
+        ));
     }
     client_auth.require_same_as(&ClientAuth::from_json(&session.client_auth)?)?;
     if session.dpop_jkt != proof.jkt {
@@ -226,7 +246,12 @@ async fn refresh_grant(
     }
     session.token_id = token_id;
     session.updated_at = now;
-    respond(state, &session, Some(format!("ref-{sid}.{next_secret}")), now)
+    respond(
+        state,
+        &session,
+        Some(format!("ref-{sid}.{next_secret}")),
+        now,
+    )
 }
 
 fn lifetimes(client: &ClientMetadata) -> (i64, i64) {
