@@ -33,5 +33,18 @@ if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then
   fi
 fi
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
+# The OAuth cluster test puts a real nginx in front of two nodes; install it when missing.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] && [ -z "${NGINX_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
+      sudo DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
+  else
+    echo "nginx not found: install it (apt-get install nginx-light) or set NGINX_PATH" >&2
+    exit 1
+  fi
+fi
 cargo build -p pocketpds --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

@@ -16,6 +16,8 @@
 //!   codes.
 //! - [`blobs`]: uploads (streamed, hashed, MIME-sniffed), the blobs records reference, and the
 //!   collection of temporary ones.
+//! - [`oauth`]: the OAuth authorization server (PAR, authorize and consent, token, revoke) and the
+//!   DPoP checks of the resource server, built so that every node of a cluster verifies every request.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
 #![warn(missing_docs)]
@@ -29,6 +31,7 @@ pub mod http;
 pub mod identity;
 pub mod lexicon;
 pub mod node;
+pub mod oauth;
 pub mod repo;
 pub mod storage;
 pub mod syntax;

@@ -147,8 +147,12 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
+    let config = config.with_bound_port(local_addr.port());
+    let oauth = crate::oauth::OAuthServer::open(&config, &storage)
+        .await
+        .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
     let state = Arc::new(NodeState {
-        config: config.with_bound_port(local_addr.port()),
+        config,
         storage,
         accounts,
         repos,
@@ -158,6 +162,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         plc,
         plc_rotation_key,
         started_at_micros,
+        oauth,
     });
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();

@@ -51,7 +51,7 @@ export function nodeBinary() {
  * Spawns `command args` and resolves with the first stdout line matching `pattern` (its match),
  * or rejects when the process exits, or the timeout passes, first. Stderr is kept for the error.
  */
-function spawnUntil(name, command, args, options, pattern) {
+export function spawnUntil(name, command, args, options, pattern) {
   const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
   if (child.pid !== undefined) running.add(child)
   child.once('exit', () => running.delete(child))
@@ -87,7 +87,7 @@ function spawnUntil(name, command, args, options, pattern) {
 }
 
 /** Stops a child by its PID with SIGTERM, then SIGKILL if it lingers; resolves once it exited. */
-async function stopChild(child) {
+export async function stopChild(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   process.kill(child.pid, 'SIGTERM')

@@ -96,8 +96,13 @@ pub struct Session {
 pub struct AuthContext {
     /// The account.
     pub did: String,
-    /// The token's scope (never [`AuthScope::Refresh`]).
+    /// The token's scope (never [`AuthScope::Refresh`]). An OAuth token counts as an app
+    /// password's (`AppPassPrivileged` with `transition:chat.bsky`): it never reaches account
+    /// management.
     pub scope: AuthScope,
+    /// For an OAuth access token, the permissions it was granted (checked per call by the
+    /// handlers); `None` for a legacy session.
+    pub oauth: Option<std::sync::Arc<crate::oauth::scope::ScopeSet>>,
 }
 
 impl AuthContext {
@@ -281,6 +286,7 @@ impl SessionManager {
         Ok(AuthContext {
             did: claims.sub,
             scope,
+            oauth: None,
         })
     }
 

@@ -45,6 +45,8 @@ pub struct NodeState {
     pub plc_rotation_key: crate::crypto::Keypair,
     /// When the node started, in microseconds since the epoch.
     pub started_at_micros: i64,
+    /// The OAuth authorization server and the DPoP checks of XRPC calls.
+    pub oauth: crate::oauth::OAuthServer,
 }
 
 /// The state handed to handlers.
@@ -196,13 +198,95 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.subscribeRepos",
             get(xrpc::sync::subscribe_repos::handle),
         )
+        .merge(oauth_routes())
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             xrpc::sync::subscribe_repos::wake_after_procedures,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors_and_dpop_nonce,
+        ))
         .with_state(state)
+}
+
+/// The OAuth authorization server's routes and the account owner's session methods.
+fn oauth_routes() -> Router<AppState> {
+    use crate::oauth::endpoints::{authorize, metadata, par, revoke, sessions, token};
+    let form_limit = DefaultBodyLimit::max(crate::oauth::form::MAX_FORM_BYTES);
+    Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(metadata::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::authorization_server),
+        )
+        .route("/oauth/jwks", get(metadata::jwks))
+        .route("/oauth/par", post(par::handle).layer(form_limit))
+        .route(
+            "/oauth/authorize",
+            get(authorize::show).post(authorize::submit.layer(form_limit)),
+        )
+        .route("/oauth/token", post(token::handle).layer(form_limit))
+        .route("/oauth/revoke", post(revoke::handle).layer(form_limit))
+        .route(
+            "/xrpc/dev.pocketpds.oauth.listSessions",
+            query(sessions::list),
+        )
+        .route(
+            "/xrpc/dev.pocketpds.oauth.revokeSession",
+            procedure(sessions::revoke),
+        )
+}
+
+/// Every response carries the cluster's current `DPoP-Nonce` (RFC 9449 §8.2 and §9) and lets
+/// browser-based clients read it; preflight requests are answered here.
+async fn cors_and_dpop_nonce(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = if preflight {
+        axum::http::StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    if let Ok(nonce) = HeaderValue::from_str(&state.oauth.next_nonce()) {
+        headers.insert("dpop-nonce", nonce);
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("DPoP-Nonce, WWW-Authenticate"),
+    );
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Authorization, Content-Type, DPoP, atproto-proxy, atproto-accept-labelers",
+            ),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    }
+    response
 }
 
 /// The body limit of the record-writing methods.

@@ -117,6 +117,12 @@ pub const MIGRATIONS: &[Migration] = &[
               PRIMARY KEY (did, purpose)
           ) WITHOUT ROWID;",
     },
+    // The OAuth authorization server: pushed requests and codes, sessions, the replay table.
+    Migration {
+        version: 8,
+        name: "oauth requests, sessions and replay records",
+        sql: super::oauth_store::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -14,6 +14,7 @@ mod blocks;
 mod error;
 pub mod events;
 mod migrations;
+pub mod oauth_store;
 pub mod repo_store;
 pub mod secrets;
 pub mod stats;
@@ -31,6 +32,7 @@ pub use blobs::{BlobStore, MissingBlob, PendingUpload, StoredBlob};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
+pub use oauth_store::OAuthStore;
 pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
 
 /// How long a statement waits for another connection's write lock before failing with `SQLITE_BUSY`.

@@ -4,6 +4,7 @@
 pub mod firehose;
 pub mod http;
 pub mod node;
+pub mod oauth;
 pub mod plc;
 
 use std::path::PathBuf;

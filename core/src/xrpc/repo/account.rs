@@ -6,6 +6,8 @@ use super::input;
 use crate::auth::AuthContext;
 use crate::crypto::Keypair;
 use crate::http::{AppState, XrpcError};
+use crate::oauth::scope::RepoAction;
+use crate::repo::writer::WriteOp;
 use crate::storage::Account;
 use crate::syntax::{AtIdentifier, Did};
 
@@ -47,4 +49,36 @@ pub async fn writable(
         .await?
         .ok_or_else(|| XrpcError::internal(format!("no signing key for {did}")))?;
     Ok((did, key))
+}
+
+/// Refuses writes an OAuth token's scope does not cover (403 `ScopeMissingError`, naming the scope
+/// that is missing); legacy sessions pass. A `put` needs both `create` and `update`.
+pub fn require_write_scope(caller: &AuthContext, ops: &[WriteOp]) -> Result<(), XrpcError> {
+    let Some(scope) = &caller.oauth else {
+        return Ok(());
+    };
+    for op in ops {
+        let (collection, actions): (_, &[RepoAction]) = match op {
+            WriteOp::Create { collection, .. } => (collection, &[RepoAction::Create]),
+            WriteOp::Update { collection, .. } => (collection, &[RepoAction::Update]),
+            WriteOp::Put { collection, .. } => {
+                (collection, &[RepoAction::Create, RepoAction::Update])
+            }
+            WriteOp::Delete { collection, .. } => (collection, &[RepoAction::Delete]),
+        };
+        for action in actions {
+            if !scope.allows_repo(collection.as_str(), *action) {
+                return Err(XrpcError::new(
+                    StatusCode::FORBIDDEN,
+                    "ScopeMissingError",
+                    format!(
+                        "Missing required scope \"repo:{}?action={}\"",
+                        collection.as_str(),
+                        action.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

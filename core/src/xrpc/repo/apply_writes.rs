@@ -149,6 +149,7 @@ pub async fn handle(
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .unzip();
+    account::require_write_scope(&auth, &ops)?;
     state
         .blobs
         .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))

@@ -43,6 +43,7 @@ pub async fn handle(
         rkey,
         record,
     }];
+    account::require_write_scope(&auth, &ops)?;
     state
         .blobs
         .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))

@@ -47,6 +47,7 @@ pub async fn handle(
         rkey,
         swap_record,
     }];
+    account::require_write_scope(&auth, &ops)?;
     let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
     Ok(Json(json!({ "commit": record::commit_json(&result.head) })))
 }

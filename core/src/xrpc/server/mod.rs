@@ -44,6 +44,6 @@ fn account_fields(account: &Account) -> Map<String, Value> {
 }
 
 /// An instant in whole seconds since the epoch as a Lexicon `datetime`.
-fn datetime_from_secs(secs: i64) -> Result<String, XrpcError> {
+pub(crate) fn datetime_from_secs(secs: i64) -> Result<String, XrpcError> {
     format_datetime(secs.saturating_mul(1_000_000)).map_err(XrpcError::internal)
 }

@@ -1,0 +1,434 @@
+//! atproto OAuth scopes: parsing a requested or granted `scope` and answering what it permits.
+//!
+//! Understood: `atproto` (required), the transitional `transition:generic` (what an app password
+//! may do), `transition:chat.bsky` and `transition:email`, and the granular permissions
+//! `repo:<collection>[?action=create|update|delete…]` (or `repo?collection=…`), `blob:<mime>` (or
+//! `blob?accept=…`), `rpc:<nsid>?aud=<did>` (or `rpc?lxm=…&aud=…`), `account:<email|repo|status>
+//! [?action=read|manage]` and `identity:<handle|*>`. Other scope values are ignored, as the
+//! reference provider ignores them; `include:` permission sets are refused (`invalid_scope`)
+//! because this server cannot resolve them yet. A granular scope that is malformed (an unknown
+//! parameter, an invalid NSID or action) is refused too.
+
+use std::collections::BTreeSet;
+
+use super::OAuthError;
+use crate::syntax::is_valid_nsid;
+
+/// The longest `scope` accepted, in bytes.
+pub const MAX_SCOPE_LEN: usize = 4096;
+
+/// A repository write action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RepoAction {
+    /// Creating a record.
+    Create,
+    /// Updating (putting over) a record.
+    Update,
+    /// Deleting a record.
+    Delete,
+}
+
+impl RepoAction {
+    /// Its name in scopes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoAction::Create => "create",
+            RepoAction::Update => "update",
+            RepoAction::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RepoAction> {
+        match s {
+            "create" => Some(RepoAction::Create),
+            "update" => Some(RepoAction::Update),
+            "delete" => Some(RepoAction::Delete),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RepoPermission {
+    collections: Vec<String>,
+    actions: Vec<RepoAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RpcPermission {
+    lxms: Vec<String>,
+    aud: String,
+}
+
+/// A parsed scope and what it permits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeSet {
+    values: Vec<String>,
+    atproto: bool,
+    generic: bool,
+    chat: bool,
+    email: bool,
+    repo: Vec<RepoPermission>,
+    blob: Vec<String>,
+    rpc: Vec<RpcPermission>,
+    account: Vec<(String, bool)>,
+    identity: Vec<String>,
+}
+
+impl ScopeSet {
+    /// Parses a space-separated scope. Unknown values are dropped; malformed granular ones and
+    /// `include:` are errors.
+    pub fn parse(scope: &str) -> Result<ScopeSet, OAuthError> {
+        if scope.len() > MAX_SCOPE_LEN {
+            return Err(OAuthError::InvalidScope("Scope too long".into()));
+        }
+        let mut set = ScopeSet::default();
+        let mut seen = BTreeSet::new();
+        for value in scope.split(' ').filter(|v| !v.is_empty()) {
+            if !seen.insert(value) {
+                continue;
+            }
+            if set.add(value)? {
+                set.values.push(value.to_owned());
+            }
+        }
+        Ok(set)
+    }
+
+    /// Whether `atproto` is present.
+    pub fn has_atproto(&self) -> bool {
+        self.atproto
+    }
+
+    /// The understood values, space-separated, in the order given: the scope that is granted.
+    pub fn to_scope_string(&self) -> String {
+        self.values.join(" ")
+    }
+
+    /// The understood values.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
+    /// Whether `transition:generic` is present.
+    pub fn has_transition_generic(&self) -> bool {
+        self.generic
+    }
+
+    /// Whether `transition:chat.bsky` is present.
+    pub fn has_transition_chat(&self) -> bool {
+        self.chat
+    }
+
+    /// Whether it may write `collection` with `action`.
+    pub fn allows_repo(&self, collection: &str, action: RepoAction) -> bool {
+        self.generic
+            || self.repo.iter().any(|p| {
+                p.actions.contains(&action)
+                    && p.collections.iter().any(|c| c == "*" || c == collection)
+            })
+    }
+
+    /// Whether it may upload a blob of MIME type `mime`.
+    pub fn allows_blob(&self, mime: &str) -> bool {
+        self.generic || self.blob.iter().any(|accept| mime_matches(accept, mime))
+    }
+
+    /// Whether it may call method `lxm` of service `aud` through this server.
+    pub fn allows_rpc(&self, aud: &str, lxm: &str) -> bool {
+        let chat = lxm.starts_with("chat.bsky.");
+        (self.generic && !chat)
+            || (self.chat && chat)
+            || self.rpc.iter().any(|p| {
+                (p.aud == "*" || p.aud == aud) && p.lxms.iter().any(|m| m == "*" || m == lxm)
+            })
+    }
+
+    /// Whether it may read (`manage == false`) or manage the account attribute `attr` (`email`,
+    /// `repo`, `status`).
+    pub fn allows_account(&self, attr: &str, manage: bool) -> bool {
+        (attr == "email" && !manage && self.email)
+            || self
+                .account
+                .iter()
+                .any(|(a, m)| a == attr && (*m || !manage))
+    }
+
+    /// Whether it may change the identity attribute `attr` (`handle`, or `*` for everything).
+    pub fn allows_identity(&self, attr: &str) -> bool {
+        self.identity.iter().any(|a| a == "*" || a == attr)
+    }
+
+    /// Adds one value; false when it is not one this server understands (and is dropped).
+    fn add(&mut self, value: &str) -> Result<bool, OAuthError> {
+        let bad = |why: &str| OAuthError::InvalidScope(format!("Invalid scope \"{value}\": {why}"));
+        match value {
+            "atproto" => self.atproto = true,
+            "transition:generic" => self.generic = true,
+            "transition:chat.bsky" => self.chat = true,
+            "transition:email" => self.email = true,
+            _ => {
+                let (prefix, positional, params) = split(value).map_err(&bad)?;
+                match prefix {
+                    "include" => {
+                        return Err(OAuthError::InvalidScope(
+                            "Permission sets (include:) are not supported by this server".into(),
+                        ))
+                    }
+                    "repo" => {
+                        let collections = values(positional, &params, "collection")?;
+                        check_keys(&params, &["collection", "action"]).map_err(&bad)?;
+                        if collections.is_empty()
+                            || !collections.iter().all(|c| c == "*" || is_valid_nsid(c))
+                        {
+                            return Err(bad("collection must be an NSID or *"));
+                        }
+                        let actions = match multi(&params, "action") {
+                            a if a.is_empty() => {
+                                vec![RepoAction::Create, RepoAction::Update, RepoAction::Delete]
+                            }
+                            a => a
+                                .iter()
+                                .map(|s| RepoAction::parse(s))
+                                .collect::<Option<Vec<_>>>()
+                                .ok_or_else(|| bad("unknown action"))?,
+                        };
+                        self.repo.push(RepoPermission {
+                            collections,
+                            actions,
+                        });
+                    }
+                    "blob" => {
+                        let accept = values(positional, &params, "accept")?;
+                        check_keys(&params, &["accept"]).map_err(&bad)?;
+                        if accept.is_empty() || !accept.iter().all(|m| valid_mime_pattern(m)) {
+                            return Err(bad("accept must be a MIME type pattern"));
+                        }
+                        self.blob.extend(accept);
+                    }
+                    "rpc" => {
+                        let lxms = values(positional, &params, "lxm")?;
+                        check_keys(&params, &["lxm", "aud"]).map_err(&bad)?;
+                        let aud = match multi(&params, "aud").as_slice() {
+                            [aud] if aud == "*" || aud.starts_with("did:") => aud.clone(),
+                            _ => return Err(bad("one aud is required")),
+                        };
+                        if lxms.is_empty() || !lxms.iter().all(|m| m == "*" || is_valid_nsid(m)) {
+                            return Err(bad("lxm must be an NSID or *"));
+                        }
+                        if aud == "*" && lxms.iter().any(|m| m == "*") {
+                            return Err(bad("lxm and aud cannot both be *"));
+                        }
+                        self.rpc.push(RpcPermission { lxms, aud });
+                    }
+                    "account" => {
+                        check_keys(&params, &["attr", "action"]).map_err(&bad)?;
+                        let attrs = values(positional, &params, "attr")?;
+                        let [attr] = attrs.as_slice() else {
+                            return Err(bad("one attr is required"));
+                        };
+                        if !matches!(attr.as_str(), "email" | "repo" | "status") {
+                            return Err(bad("unknown account attr"));
+                        }
+                        let manage = match multi(&params, "action").as_slice() {
+                            [] => false,
+                            [a] if a == "read" => false,
+                            [a] if a == "manage" => true,
+                            _ => return Err(bad("action must be read or manage")),
+                        };
+                        self.account.push((attr.clone(), manage));
+                    }
+                    "identity" => {
+                        check_keys(&params, &["attr"]).map_err(&bad)?;
+                        let attrs = values(positional, &params, "attr")?;
+                        let [attr] = attrs.as_slice() else {
+                            return Err(bad("one attr is required"));
+                        };
+                        if !matches!(attr.as_str(), "handle" | "*") {
+                            return Err(bad("unknown identity attr"));
+                        }
+                        self.identity.push(attr.clone());
+                    }
+                    _ => return Ok(false),
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+type Params = Vec<(String, String)>;
+
+/// `prefix[:positional][?query]`, with the positional part percent-decoded.
+fn split(value: &str) -> Result<(&str, Option<String>, Params), &'static str> {
+    let query_at = value.find('?');
+    let colon_at = value.find(':').filter(|c| query_at.is_none_or(|q| *c < q));
+    let prefix_end = colon_at.or(query_at).unwrap_or(value.len());
+    let prefix = value.get(..prefix_end).ok_or("bad prefix")?;
+    let positional = match colon_at {
+        Some(c) => {
+            let end = query_at.unwrap_or(value.len());
+            let raw = value.get(c + 1..end).ok_or("bad positional")?;
+            let decoded = percent_decode(raw).ok_or("bad percent-encoding")?;
+            if decoded.is_empty() {
+                return Err("empty positional");
+            }
+            Some(decoded)
+        }
+        None => None,
+    };
+    let params = match query_at {
+        Some(q) => url::form_urlencoded::parse(value.get(q + 1..).unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok((prefix, positional, params))
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes: Vec<u8> =
+        url::form_urlencoded::parse(format!("x={}", raw.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())?;
+    String::from_utf8(bytes).ok()
+}
+
+fn multi(params: &Params, key: &str) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The positional value or the `key` parameters (not both).
+fn values(
+    positional: Option<String>,
+    params: &Params,
+    key: &str,
+) -> Result<Vec<String>, OAuthError> {
+    let from_params = multi(params, key);
+    match positional {
+        Some(_) if !from_params.is_empty() => Err(OAuthError::InvalidScope(format!(
+            "\"{key}\" given twice in a scope"
+        ))),
+        Some(p) => Ok(vec![p]),
+        None => Ok(from_params),
+    }
+}
+
+fn check_keys(params: &Params, allowed: &[&str]) -> Result<(), &'static str> {
+    if params.iter().all(|(k, _)| allowed.contains(&k.as_str())) {
+        Ok(())
+    } else {
+        Err("unknown parameter")
+    }
+}
+
+fn valid_mime_pattern(m: &str) -> bool {
+    let Some((t, s)) = m.split_once('/') else {
+        return false;
+    };
+    let token = |x: &str| {
+        !x.is_empty()
+            && x.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    (t == "*" && s == "*") || (token(t) && (s == "*" || token(s)))
+}
+
+fn mime_matches(accept: &str, mime: &str) -> bool {
+    let mime = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match accept.split_once('/') {
+        Some(("*", "*")) => true,
+        Some((t, "*")) => mime.split_once('/').is_some_and(|(mt, _)| mt == t),
+        _ => mime == accept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_generic_allows_repo_writes_and_non_chat_rpc() {
+        let s = ScopeSet::parse("atproto transition:generic").unwrap();
+        assert!(s.has_atproto());
+        assert!(s.allows_repo("app.bsky.feed.post", RepoAction::Delete));
+        assert!(s.allows_blob("image/png"));
+        assert!(s.allows_rpc("did:web:api.bsky.app", "app.bsky.feed.getTimeline"));
+        assert!(!s.allows_rpc("did:web:api.bsky.chat", "chat.bsky.convo.listConvos"));
+        assert!(!s.allows_account("email", false));
+        assert_eq!(s.to_scope_string(), "atproto transition:generic");
+    }
+
+    #[test]
+    fn atproto_alone_allows_no_writes() {
+        let s = ScopeSet::parse("atproto").unwrap();
+        assert!(!s.allows_repo("app.bsky.feed.post", RepoAction::Create));
+        assert!(!s.allows_blob("image/png"));
+        assert!(!ScopeSet::parse("transition:generic").unwrap().has_atproto());
+    }
+
+    #[test]
+    fn repo_permissions_match_collection_and_action() {
+        let s = ScopeSet::parse("atproto repo:app.bsky.feed.post?action=create").unwrap();
+        assert!(s.allows_repo("app.bsky.feed.post", RepoAction::Create));
+        assert!(!s.allows_repo("app.bsky.feed.post", RepoAction::Delete));
+        assert!(!s.allows_repo("app.bsky.feed.like", RepoAction::Create));
+        let all = ScopeSet::parse("atproto repo:*").unwrap();
+        assert!(all.allows_repo("com.example.thing", RepoAction::Update));
+        let multi = ScopeSet::parse(
+            "atproto repo?collection=app.bsky.feed.like&collection=app.bsky.graph.follow&action=delete",
+        )
+        .unwrap();
+        assert!(multi.allows_repo("app.bsky.graph.follow", RepoAction::Delete));
+        assert!(!multi.allows_repo("app.bsky.graph.follow", RepoAction::Create));
+    }
+
+    #[test]
+    fn other_granular_permissions() {
+        let s = ScopeSet::parse(
+            "atproto blob:image/* rpc:app.bsky.feed.getTimeline?aud=did:web:api.bsky.app \
+             account:email?action=manage identity:handle transition:chat.bsky",
+        )
+        .unwrap();
+        assert!(s.allows_blob("image/jpeg"));
+        assert!(!s.allows_blob("video/mp4"));
+        assert!(s.allows_rpc("did:web:api.bsky.app", "app.bsky.feed.getTimeline"));
+        assert!(!s.allows_rpc("did:web:other", "app.bsky.feed.getTimeline"));
+        assert!(s.allows_rpc("did:web:api.bsky.chat", "chat.bsky.convo.listConvos"));
+        assert!(s.allows_account("email", true));
+        assert!(s.allows_identity("handle"));
+        assert!(!s.allows_identity("*"));
+    }
+
+    #[test]
+    fn unknown_values_are_dropped_and_malformed_granular_ones_refused() {
+        let s = ScopeSet::parse("atproto openid something atproto").unwrap();
+        assert_eq!(s.to_scope_string(), "atproto");
+        for bad in [
+            "repo:not an nsid",
+            "repo:app.bsky.feed.post?action=destroy",
+            "repo:app.bsky.feed.post?foo=bar",
+            "repo:",
+            "repo",
+            "blob:image",
+            "rpc:app.bsky.feed.getTimeline",
+            "rpc:*?aud=*",
+            "account:password",
+            "identity:email",
+            "include:com.example.set",
+        ] {
+            let err = ScopeSet::parse(&format!("atproto {bad}")).unwrap_err();
+            assert_eq!(err.code(), "invalid_scope", "{bad}");
+        }
+        assert!(ScopeSet::parse(&"atproto ".repeat(2000)).is_err());
+    }
+}
