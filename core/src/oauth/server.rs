@@ -64,8 +64,16 @@ impl OAuthServer {
         let issuer = config.public_url.trim_end_matches('/').to_owned();
         let signer = TokenSigner::new(key, &issuer, &config.service_did())?;
         let store = OAuthStore::new(storage.connect().await?);
+        // Replay records live at most a few minutes and matter only while a proof's `iat` window
+        // is open; their connection skips the fsync of each commit (WAL, `synchronous = NORMAL`:
+        // a power cut, not a crash, may lose the last ones). Everything else stays `FULL`.
+        let replay_conn = storage.connect().await?;
+        replay_conn
+            .execute("PRAGMA synchronous = NORMAL", ())
+            .await
+            .map_err(|e| OAuthError::Internal(format!("replay connection: {e}")))?;
         Ok(OAuthServer {
-            replay: ReplayCache::for_public_url(&issuer, config.port, store.clone()),
+            replay: ReplayCache::for_public_url(&issuer, config.port, OAuthStore::new(replay_conn)),
             issuer,
             nonces,
             signer,
