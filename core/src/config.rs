@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::storage::SealingKey;
+
 /// Default listening port (the reference PDS's).
 pub const DEFAULT_PORT: u16 = 2583;
 /// Default PLC directory.
@@ -78,6 +80,10 @@ pub struct Config {
     pub crawlers: Vec<String>,
     /// Development mode (`PDS_DEV_MODE`): plain-http and localhost URLs allowed.
     pub dev_mode: bool,
+    /// The key that seals the database's secrets (`PDS_SECRETS_KEY`, 64 hex chars; every node of a
+    /// cluster needs the same). `None` uses the key file of the data directory, created once; the
+    /// phone bindings set it from the platform's secret store.
+    pub secrets_key: Option<SealingKey>,
 }
 
 impl Default for Config {
@@ -159,6 +165,10 @@ impl Config {
                 format!("{bad} must start with a dot"),
             ));
         }
+        let secrets_key = var("PDS_SECRETS_KEY")
+            .map(|k| SealingKey::from_hex(&k))
+            .transpose()
+            .map_err(|e| err("PDS_SECRETS_KEY", e.to_string()))?;
         if let Some(secret) = var("PDS_DPOP_SECRET") {
             if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(err("PDS_DPOP_SECRET", "must be 64 hex characters"));
@@ -191,6 +201,7 @@ impl Config {
             blob_upload_limit: number("PDS_BLOB_UPLOAD_LIMIT", DEFAULT_BLOB_UPLOAD_LIMIT)?,
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
+            secrets_key,
         })
     }
 
@@ -285,6 +296,7 @@ mod tests {
             ("PDS_SERVICE_HANDLE_DOMAINS", "example.com"),
             ("PDS_HOSTNAME", "https://x"),
             ("PDS_BLOB_UPLOAD_LIMIT", "-1"),
+            ("PDS_SECRETS_KEY", "00ff"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

@@ -14,8 +14,11 @@
 //!   codes.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
+//! - [`admin`]: node administration without HTTP (accounts, status, sync), for the daemon's commands
+//!   and the phone bindings.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod crypto;

@@ -92,6 +92,13 @@ pub const MIGRATIONS: &[Migration] = &[
               created_at INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    // Which secrets are sealed (encrypted at rest); older rows are sealed by the next node to open
+    // them.
+    Migration {
+        version: 5,
+        name: "sealed secrets",
+        sql: super::sealing::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
