@@ -12,7 +12,6 @@ import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
-import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -62,7 +61,7 @@ class NodeLifecycleTest {
                     """{"identifier":"alice.test","password":"correct horse battery staple"}""",
                 )
                 assertEquals(200, session.status, session.body)
-                val token = assertNotNull(jsonField(session.body, "accessJwt"))
+                val token = need(jsonField(session.body, "accessJwt"))
                 val created = post(
                     base, "/xrpc/com.atproto.repo.createRecord",
                     """{"repo":"${account.did}","collection":"app.bsky.feed.post",
@@ -70,7 +69,7 @@ class NodeLifecycleTest {
                     token,
                 )
                 assertEquals(200, created.status, created.body)
-                val uri = assertNotNull(jsonField(created.body, "uri"))
+                val uri = need(jsonField(created.body, "uri"))
                 val rkey = uri.substringAfterLast('/')
                 val read = get(base, "/xrpc/com.atproto.repo.getRecord?repo=${account.did}&collection=app.bsky.feed.post&rkey=$rkey")
                 assertEquals(200, read.status, read.body)

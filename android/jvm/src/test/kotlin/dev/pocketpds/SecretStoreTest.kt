@@ -8,7 +8,6 @@ import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
-import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -67,7 +66,7 @@ class SecretStoreTest {
                 val info = pds.start()
                 assertEquals(1, store.loads.get())
                 assertEquals(1, store.stores.get())
-                val key = assertNotNull(store.secrets["pocketpds.secrets-key.v1"])
+                val key = need(store.secrets["pocketpds.secrets-key.v1"])
                 assertEquals(32, key.size)
                 pds.createAccount("carol.test", "correct horse battery staple")
                 val session = post(
@@ -75,7 +74,7 @@ class SecretStoreTest {
                     """{"identifier":"carol.test","password":"correct horse battery staple"}""",
                 )
                 assertEquals(200, session.status, session.body)
-                accessJwt = assertNotNull(jsonField(session.body, "accessJwt"))
+                accessJwt = need(jsonField(session.body, "accessJwt"))
                 pds.stop()
             }
             val files = filesOf(dir)

@@ -51,6 +51,9 @@ fun testConfig(dir: Path, plcUrl: String? = null) = NodeConfig(
 
 val http: HttpClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
 
+/** [value], or a failed test when it is null. */
+fun <T : Any> need(value: T?): T = value ?: org.junit.jupiter.api.Assertions.fail("unexpectedly null")
+
 /** A response: status and body. */
 data class Reply(val status: Int, val body: String)
 
