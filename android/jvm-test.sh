@@ -4,6 +4,7 @@
 # on the desktop JVM through JNA. Needs: cargo, a JDK (17+), Maven, Node.js (the tests start the
 # local PLC directory of e2e/; its npm packages are installed when missing).
 #   android/jvm-test.sh [extra Maven arguments, e.g. -Dtest=NodeLifecycleTest]
+#   POCKETPDS_PROFILE=mobile-release android/jvm-test.sh   (against the size-optimised library)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -17,11 +18,11 @@ for tool in cargo java mvn node; do
   fi
 done
 
-if [ "$profile" = debug ]; then
-  cargo build --locked -p pocketpds-ffi -p pocketpds-uniffi-bindgen
-else
+# The bindings are generated from the debug library (its metadata symbols are never stripped); the
+# tests load the library of $POCKETPDS_PROFILE (debug by default, mobile-release for footprints).
+cargo build --locked -p pocketpds-ffi -p pocketpds-uniffi-bindgen
+if [ "$profile" != debug ]; then
   cargo build --locked --profile "$profile" -p pocketpds-ffi
-  cargo build --locked -p pocketpds-uniffi-bindgen
 fi
 case "$(uname -s)" in
   Darwin) lib_name=libpocketpds_ffi.dylib ;;
@@ -30,7 +31,7 @@ esac
 lib_dir="$CARGO_TARGET_DIR/$profile"
 generated="$root/android/jvm/target/generated/uniffi"
 rm -rf "$generated"
-"$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --library "$lib_dir/$lib_name" \
+"$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --library "$CARGO_TARGET_DIR/debug/$lib_name" \
   --language kotlin --config "$root/uniffi.toml" --out-dir "$generated" --no-format
 
 if [ ! -f e2e/node_modules/@did-plc/server/package.json ]; then
