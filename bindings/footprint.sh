@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pocketpds/target}"
 
-size_of() { printf '%s: %s bytes (%.2f MB)\n' "$1" "$(stat -c %s "$2")" "$(echo "$(stat -c %s "$2") / 1000000" | bc -l)"; }
+size_of() { awk -v name="$1" -v bytes="$(wc -c < "$2")" 'BEGIN { printf "%s: %d bytes (%.2f MB)\n", name, bytes, bytes / 1e6 }'; }
 
 cargo build --locked --profile mobile-release -p pocketpds-ffi
 size_of "x86_64-linux libpocketpds_ffi.so (stripped)" "$CARGO_TARGET_DIR/mobile-release/libpocketpds_ffi.so"
