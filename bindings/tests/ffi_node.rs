@@ -200,7 +200,10 @@ fn misuse_is_reported_not_panicked() {
         block_on(node.report()).map(|_| ()),
         block_on(node.create_account("a.test".into(), "p".into(), None, None)).map(|_| ()),
     ] {
-        assert!(matches!(result, Err(PdsError::NotRunning { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(PdsError::NotRunning { .. })),
+            "{result:?}"
+        );
     }
     block_on(node.stop()).unwrap();
     block_on(node.start()).unwrap();
