@@ -20,6 +20,21 @@ npm ci --prefix e2e --no-audit --no-fund
 echo "== rust tests"
 cargo test --workspace --locked
 
+echo "== Kotlin bindings on the JVM"
+# The phone bindings' Kotlin suite (JUnit 5 through JNA against the host libpocketpds_ffi). It needs a
+# JDK and Maven; install them when missing (as root, or through sudo).
+if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y default-jdk-headless maven
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y default-jdk-headless maven
+  else
+    echo "a JDK and Maven are needed: apt-get install default-jdk-headless maven" >&2
+    exit 1
+  fi
+fi
+android/jvm-test.sh
+
 echo "== end-to-end tests"
 # The browser test drives the system Chromium; install it when missing (as root, or through sudo).
 if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then

@@ -1,6 +1,7 @@
 //! `pocketpds`: the desktop and Raspberry Pi daemon. It only parses arguments and calls
 //! `pocketpds-core`; the server itself lives there so the phone bindings start the very same thing.
 
+mod account;
 mod logger;
 
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ enum Command {
     },
     /// Print the configuration this environment gives and the state of the local database.
     Status,
+    /// Administer the accounts of the local database (works while a node serves it).
+    Account {
+        #[command(subcommand)]
+        command: account::AccountCommand,
+    },
 }
 
 fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
@@ -113,6 +119,7 @@ async fn run(command: Command) -> Result<(), String> {
             println!("plc:         {}", config.did_plc_url);
             Ok(())
         }
+        Command::Account { command } => account::run(config, command).await,
     }
 }
 

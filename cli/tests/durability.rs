@@ -15,6 +15,7 @@ use pocketpds_core::config::Config;
 use pocketpds_core::crypto::{Algorithm, Keypair};
 use pocketpds_core::repo::car::{import_car, CarLimits};
 use pocketpds_core::repo::MemoryBlockStore;
+use pocketpds_core::storage::sealing::key_file;
 use pocketpds_core::storage::{AccountStore, Announce, RepoStore, Storage};
 use pocketpds_core::syntax::Did;
 
@@ -100,7 +101,8 @@ async fn acknowledged_writes_survive_sigkill() {
     let key = Keypair::generate(Algorithm::K256).unwrap();
     {
         let storage = Storage::open_local(&config.database_path()).await.unwrap();
-        let accounts = AccountStore::new(storage.connect().await.unwrap());
+        let sealing = key_file::load_or_create(dir.path()).unwrap();
+        let accounts = AccountStore::new(storage.connect().await.unwrap(), sealing);
         create_account(
             &accounts,
             &CreateAccount {

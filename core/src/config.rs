@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::storage::SealingKey;
+
 /// Default listening port (the reference PDS's).
 pub const DEFAULT_PORT: u16 = 2583;
 /// Default PLC directory.
@@ -93,6 +95,10 @@ pub struct Config {
     pub max_subscription_buffer: u64,
     /// How far back, in milliseconds, a firehose cursor may reach (`PDS_REPO_BACKFILL_LIMIT_MS`).
     pub repo_backfill_limit_ms: u64,
+    /// The key that seals the database's secrets (`PDS_SECRETS_KEY`, 64 hex chars; every node of a
+    /// cluster needs the same). `None` uses the key file of the data directory, created once; the
+    /// phone bindings set it from the platform's secret store.
+    pub secrets_key: Option<SealingKey>,
 }
 
 impl Default for Config {
@@ -174,6 +180,10 @@ impl Config {
                 format!("{bad} must start with a dot"),
             ));
         }
+        let secrets_key = var("PDS_SECRETS_KEY")
+            .map(|k| SealingKey::from_hex(&k))
+            .transpose()
+            .map_err(|e| err("PDS_SECRETS_KEY", e.to_string()))?;
         if let Some(secret) = var("PDS_DPOP_SECRET") {
             if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(err("PDS_DPOP_SECRET", "must be 64 hex characters"));
@@ -215,6 +225,7 @@ impl Config {
                 "PDS_REPO_BACKFILL_LIMIT_MS",
                 DEFAULT_REPO_BACKFILL_LIMIT_MS,
             )?,
+            secrets_key,
         })
     }
 
@@ -312,6 +323,7 @@ mod tests {
             ("PDS_BLOB_GRACE_SECONDS", "soon"),
             ("PDS_MAX_SUBSCRIPTION_BUFFER", "many"),
             ("PDS_REPO_BACKFILL_LIMIT_MS", "1d"),
+            ("PDS_SECRETS_KEY", "00ff"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

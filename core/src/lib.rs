@@ -20,8 +20,11 @@
 //!   DPoP checks of the resource server, built so that every node of a cluster verifies every request.
 //! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
 //!   errors, and the XRPC handlers.
+//! - [`admin`]: node administration without HTTP (accounts, status, sync), for the daemon's commands
+//!   and the phone bindings.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod config;

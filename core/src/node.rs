@@ -1,4 +1,5 @@
-//! Starting and stopping a node: open the storage, bind the listener, serve the router on the tokio
+//! Starting and stopping a node: bind the listener, open the storage and build the node's state
+//! ([`open`], which administrative commands also use without serving), serve the router on the tokio
 //! runtime the caller provides (the CLI's, or the small runtime the FFI layer owns), and stop
 //! gracefully on request.
 
@@ -16,6 +17,8 @@ use crate::crypto::{Algorithm, Keypair};
 use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
+use crate::storage::sealing::key_file::{self, KeyFileError};
+use crate::storage::sealing::{self, SealingKey};
 use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
 
 /// Why a node could not start or stopped badly.
@@ -43,6 +46,9 @@ pub enum NodeError {
     /// A secret or setting is unusable (for example a `PDS_JWT_SECRET` that is too short).
     #[error("{0}")]
     Secret(String),
+    /// The secrets key file of the data directory could not be read or created.
+    #[error(transparent)]
+    SecretsKey(#[from] KeyFileError),
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
@@ -79,18 +85,53 @@ impl RunningNode {
     }
 }
 
-/// Opens the storage and starts serving on the current tokio runtime.
+/// Binds the listener, opens the storage and starts serving on the current tokio runtime.
 pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let state = open(config.with_bound_port(local_addr.port())).await?;
+    let app = http::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    log::info!("node {} listening on {local_addr}", state.config.node_id);
+    Ok(RunningNode {
+        local_addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Opens (creating and migrating it if needed) the storage and builds the node's state — secrets,
+/// stores, PLC client — without listening: what [`start`] serves, and what administrative commands
+/// (`pocketpds account …`) work on.
+pub async fn open(config: Config) -> Result<http::AppState, NodeError> {
     let dir = &config.data_directory;
     std::fs::create_dir_all(dir).map_err(|source| NodeError::DataDirectory {
         path: dir.display().to_string(),
         source,
     })?;
     let storage = Storage::open_local(&config.database_path()).await?;
+    let secrets_key: SealingKey = match &config.secrets_key {
+        Some(key) => key.clone(),
+        None => key_file::load_or_create(dir)?,
+    };
+    sealing::reseal_legacy(storage.connection(), &secrets_key).await?;
     let jwt_secret = match &config.jwt_secret {
         Some(s) => s.as_bytes().to_vec(),
         None => {
-            secrets::get_or_create(storage.connection(), "jwt_secret", || {
+            secrets::get_or_create(storage.connection(), &secrets_key, "jwt_secret", || {
                 rand::random::<[u8; 32]>().to_vec()
             })
             .await?
@@ -98,11 +139,11 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     };
     let jwt_key =
         JwtKey::new(&jwt_secret).map_err(|e| NodeError::Secret(format!("PDS_JWT_SECRET: {e}")))?;
-    let accounts = AccountStore::new(storage.connect().await?);
+    let accounts = AccountStore::new(storage.connect().await?, secrets_key.clone());
     let sessions = SessionManager::new(
         jwt_key,
         SessionConfig::new(config.service_did()),
-        AccountStore::new(storage.connect().await?),
+        AccountStore::new(storage.connect().await?, secrets_key.clone()),
     );
     let repos = RepoStore::new(storage.connect().await?);
     let blobs = Blobs::start(
@@ -123,8 +164,13 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
                 .map_err(|e| NodeError::Secret(e.to_string()))?
                 .private_bytes()
                 .to_vec();
-            let bytes =
-                secrets::get_or_create(storage.connection(), "plc_rotation_key", || fresh).await?;
+            let bytes = secrets::get_or_create(
+                storage.connection(),
+                &secrets_key,
+                "plc_rotation_key",
+                || fresh,
+            )
+            .await?;
             Keypair::from_private_bytes(Algorithm::K256, &bytes)
                 .map_err(|e| NodeError::Secret(format!("stored PLC rotation key: {e}")))?
         }
@@ -136,48 +182,25 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
     let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
-    let addr = SocketAddr::new(config.bind, config.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| NodeError::Bind { addr, source })?;
     let started_at_micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
-    let config = config.with_bound_port(local_addr.port());
-    let oauth = crate::oauth::OAuthServer::open(&config, &storage)
+    let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key)
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
-    let state = Arc::new(NodeState {
+    Ok(Arc::new(NodeState {
         config,
         storage,
         accounts,
         repos,
         blobs,
         sequencer,
+        oauth,
         sessions,
         plc,
         plc_rotation_key,
+        secrets_key,
         started_at_micros,
-        oauth,
-    });
-    let app = http::router(state.clone());
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    log::info!("node {} listening on {local_addr}", state.config.node_id);
-    Ok(RunningNode {
-        local_addr,
-        state,
-        shutdown: Some(tx),
-        task,
-    })
+    }))
 }

@@ -14,7 +14,7 @@ use pocketpds_core::auth::{
     AuthScope, CreateAccount, JwtKey, SessionConfig, SessionManager,
 };
 use pocketpds_core::crypto::{Algorithm, Keypair};
-use pocketpds_core::storage::{AccountStatus, AccountStore, Storage};
+use pocketpds_core::storage::{AccountStatus, AccountStore, SealingKey, Storage};
 use tempfile::TempDir;
 
 const SERVICE_DID: &str = "did:web:pds.example.com";
@@ -32,6 +32,11 @@ struct Fixture {
     time: Arc<AtomicI64>,
 }
 
+/// The key sealing the stored signing keys (one for every store of a test's database).
+fn secrets_key() -> SealingKey {
+    SealingKey::from_bytes(&[7; 32]).unwrap()
+}
+
 impl Fixture {
     async fn new() -> Fixture {
         Fixture::with_config(SessionConfig::new(SERVICE_DID)).await
@@ -42,7 +47,7 @@ impl Fixture {
         let storage = Storage::open_local(&dir.path().join("pds.sqlite"))
             .await
             .unwrap();
-        let store = AccountStore::new(storage.connect().await.unwrap());
+        let store = AccountStore::new(storage.connect().await.unwrap(), secrets_key());
         let time = Arc::new(AtomicI64::new(START));
         let sessions = manager(&time, config, store.clone());
         Fixture {
@@ -56,7 +61,7 @@ impl Fixture {
 
     /// Another node: its own connection and store over the same database, the same clock.
     async fn second_node(&self, config: SessionConfig) -> SessionManager {
-        let store = AccountStore::new(self.storage.connect().await.unwrap());
+        let store = AccountStore::new(self.storage.connect().await.unwrap(), secrets_key());
         manager(&self.time, config, store)
     }
 
@@ -842,7 +847,7 @@ async fn a_single_use_invite_code_admits_one_of_several_concurrent_signups() {
         .remove(0);
     let mut tasks = Vec::new();
     for i in 0..4 {
-        let store = AccountStore::new(f.storage.connect().await.unwrap());
+        let store = AccountStore::new(f.storage.connect().await.unwrap(), secrets_key());
         let code = code.clone();
         let now = f.now();
         tasks.push(tokio::spawn(async move {

@@ -43,6 +43,8 @@ pub struct NodeState {
     pub plc: crate::identity::PlcClient,
     /// The server's PLC rotation key (the environment's, or the cluster's, created once).
     pub plc_rotation_key: crate::crypto::Keypair,
+    /// The key sealing the secrets stored in the database.
+    pub secrets_key: crate::storage::SealingKey,
     /// When the node started, in microseconds since the epoch.
     pub started_at_micros: i64,
     /// The OAuth authorization server and the DPoP checks of XRPC calls.

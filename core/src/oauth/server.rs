@@ -15,6 +15,7 @@ use super::token::TokenSigner;
 use super::OAuthError;
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
+use crate::storage::sealing::SealingKey;
 use crate::storage::{secrets, AccountStore, OAuthStore, Storage};
 
 /// The name of the cluster secret holding the DPoP nonce secret.
@@ -44,13 +45,17 @@ impl OAuthServer {
     /// Opens the authorization server of a node whose configuration is `config` (with its real
     /// port): reads `PDS_DPOP_SECRET` or the cluster's secret, and the cluster's signing key,
     /// creating each once in the database.
-    pub async fn open(config: &Config, storage: &Storage) -> Result<OAuthServer, OAuthError> {
+    pub async fn open(
+        config: &Config,
+        storage: &Storage,
+        secrets_key: &SealingKey,
+    ) -> Result<OAuthServer, OAuthError> {
         let conn = storage.connection();
         let nonces = match &config.dpop_secret {
             Some(hex) => DpopNonces::from_hex(hex),
             None => {
                 let fresh = rand::random::<[u8; 32]>().to_vec();
-                DpopNonces::new(&secrets::get_or_create(conn, DPOP_SECRET_NAME, || fresh).await?)
+                DpopNonces::new(&secrets::get_or_create(conn, secrets_key, DPOP_SECRET_NAME, || fresh).await?)
             }
         }
         .map_err(|e| OAuthError::Internal(format!("DPoP secret: {e}")))?;
@@ -58,7 +63,7 @@ impl OAuthServer {
             .map_err(|e| OAuthError::Internal(e.to_string()))?
             .private_bytes()
             .to_vec();
-        let key_bytes = secrets::get_or_create(conn, SIGNING_KEY_NAME, || fresh).await?;
+        let key_bytes = secrets::get_or_create(conn, secrets_key, SIGNING_KEY_NAME, || fresh).await?;
         let key = Keypair::from_private_bytes(Algorithm::P256, &key_bytes)
             .map_err(|e| OAuthError::Internal(format!("stored OAuth key: {e}")))?;
         let issuer = config.public_url.trim_end_matches('/').to_owned();
@@ -79,7 +84,7 @@ impl OAuthServer {
             signer,
             store,
             clients: ClientResolver::new()?,
-            accounts: AccountStore::new(storage.connect().await?),
+            accounts: AccountStore::new(storage.connect().await?, secrets_key.clone()),
         })
     }
 

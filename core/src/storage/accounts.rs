@@ -4,8 +4,9 @@
 //! This file holds the schema (migration 3), the account rows and the account lifecycle
 //! (create, look up, deactivate, activate, take down, delete); its children hold the credential
 //! tables: [`refresh_tokens`], [`app_passwords`] and [`invite_codes`]. The store keeps no secrets in
-//! the clear other than the repository signing key (see [`SCHEMA`]); passwords arrive here already
-//! hashed by `crate::auth`, which is the only caller meant to decide who may do what.
+//! the clear: repository signing keys are sealed with the store's [`SealingKey`] (see [`SCHEMA`]),
+//! and passwords arrive here already hashed by `crate::auth`, which is the only caller meant to
+//! decide who may do what.
 //!
 //! Times are whole seconds since the UNIX epoch, given by the caller (so a cluster's nodes and the
 //! tests agree on "now"). Handles and emails are stored lowercased and compared without regard to
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use libsql::{Connection, Row, Transaction, TransactionBehavior};
 
 use super::error::StorageError;
+use super::sealing::{account_key_context, SealingKey};
 use crate::crypto::{Algorithm, Keypair};
 
 pub use app_passwords::{AppPasswordGrant, AppPasswordInfo};
@@ -33,10 +35,9 @@ pub use refresh_tokens::{RefreshRotation, RefreshTokenRow};
 
 /// The SQL of schema migration 3.
 ///
-/// The repository signing key of each account is kept in `account_key` as its raw 32-byte private
-/// scalar. It is not yet encrypted at rest: encryption with a key that the platform supplies (Android
-/// Keystore, iOS Keychain, or an operator secret) arrives with the `SecretStore` work, which will
-/// rewrite this column; until then the database file must be protected like the key itself.
+/// The repository signing key of each account is kept in `account_key`: its 32-byte private scalar,
+/// sealed with the node's [`SealingKey`] once the `sealed` column exists (a later migration adds it;
+/// keys stored in clear text before are sealed when first read).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE account (
     did TEXT PRIMARY KEY NOT NULL,
@@ -236,14 +237,16 @@ pub struct NewAccount<'a> {
 pub struct AccountStore {
     conn: Connection,
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    sealing: SealingKey,
 }
 
 impl AccountStore {
-    /// A store over `conn`, whose schema is already migrated.
-    pub fn new(conn: Connection) -> AccountStore {
+    /// A store over `conn`, whose schema is already migrated, sealing signing keys with `sealing`.
+    pub fn new(conn: Connection, sealing: SealingKey) -> AccountStore {
         AccountStore {
             conn,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            sealing,
         }
     }
 
@@ -253,6 +256,13 @@ impl AccountStore {
     pub async fn create_account(&self, new: &NewAccount<'_>) -> Result<(), AccountsError> {
         let handle = new.handle.to_ascii_lowercase();
         let email = new.email.map(str::to_lowercase);
+        let sealed_key = self
+            .sealing
+            .seal(
+                &account_key_context(new.did),
+                new.signing_key.private_bytes().as_ref(),
+            )
+            .map_err(StorageError::from)?;
         let _serialised = self.write_lock.lock().await;
         let tx = self.begin().await?;
         let result = async {
@@ -283,11 +293,12 @@ impl AccountStore {
             .await
             .map_err(map_unique_violation)?;
             tx.execute(
-                "INSERT INTO account_key (did, algorithm, private_key) VALUES (?1, ?2, ?3)",
+                "INSERT INTO account_key (did, algorithm, private_key, sealed)
+                 VALUES (?1, ?2, ?3, 1)",
                 (
                     new.did,
                     algorithm_name(new.signing_key.algorithm()),
-                    new.signing_key.private_bytes().to_vec(),
+                    sealed_key,
                 ),
             )
             .await?;
@@ -388,7 +399,7 @@ impl AccountStore {
         let mut rows = self
             .conn
             .query(
-                "SELECT algorithm, private_key FROM account_key WHERE did = ?1",
+                "SELECT algorithm, private_key, sealed FROM account_key WHERE did = ?1",
                 [did],
             )
             .await?;
@@ -396,12 +407,58 @@ impl AccountStore {
             return Ok(None);
         };
         let name: String = row.get(0)?;
-        let bytes: Vec<u8> = row.get(1)?;
+        let stored: Vec<u8> = row.get(1)?;
+        let sealed: i64 = row.get(2)?;
+        drop(rows);
+        let context = account_key_context(did);
+        let bytes = if sealed != 0 {
+            self.sealing.open(&context, &stored)?
+        } else {
+            // Stored before encryption at rest: seal it now (unless another node just did).
+            self.conn
+                .execute(
+                    "UPDATE account_key SET private_key = ?2, sealed = 1
+                     WHERE did = ?1 AND sealed = 0",
+                    (did, self.sealing.seal(&context, &stored)?),
+                )
+                .await?;
+            stored
+        };
         let algorithm = algorithm_from_name(&name)
             .ok_or_else(|| StorageError::Corrupt(format!("account_key.algorithm {name:?}")))?;
         let key = Keypair::from_private_bytes(algorithm, &bytes)
             .map_err(|e| StorageError::Corrupt(format!("account_key.private_key: {e}")))?;
         Ok(Some(key))
+    }
+
+    /// Up to `limit` accounts whose DID sorts after `after` (all from the start when `None`), in
+    /// DID order: one page of an administrative listing.
+    pub async fn list_accounts(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StorageError> {
+        let sql =
+            format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE did > ?1 ORDER BY did LIMIT ?2");
+        let mut rows = self
+            .conn
+            .query(&sql, (after.unwrap_or(""), i64::from(limit)))
+            .await?;
+        let mut accounts = Vec::new();
+        while let Some(row) = rows.next().await? {
+            accounts.push(Account::from_row(&row)?);
+        }
+        Ok(accounts)
+    }
+
+    /// How many accounts the server hosts, whatever their status.
+    pub async fn count_accounts(&self) -> Result<u64, StorageError> {
+        let mut rows = self.conn.query("SELECT COUNT(*) FROM account", ()).await?;
+        let row = rows
+            .next()
+            .await?
+            .ok_or_else(|| StorageError::Corrupt("COUNT(*) returned no row".into()))?;
+        Ok(row.get::<u64>(0)?)
     }
 
     /// Deactivates the account (again, if it already is: the time moves). Returns whether the

@@ -33,6 +33,9 @@ pub enum StorageError {
     /// A row holds something the schema does not allow (for example a CID that does not parse).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A sealed secret does not open (another secrets key sealed it) or the key is unusable.
+    #[error(transparent)]
+    Sealing(super::sealing::SealingError),
 }
 
 impl From<StorageError> for StoreError {

@@ -123,6 +123,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "oauth requests, sessions and replay records",
         sql: super::oauth_store::SCHEMA,
     },
+    // Which secrets are sealed (encrypted at rest); older rows are sealed by the next node to open
+    // them.
+    Migration {
+        version: 9,
+        name: "sealed secrets",
+        sql: super::sealing::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -7,6 +7,8 @@
 //! records that reference them. The node
 //! opens one [`Storage`] at start and hands its connections (or stores) to the rooms that need them.
 //! Today it opens a local database file; replica and remote modes will open through the same type.
+//! The secrets it keeps (cluster secrets, account signing keys) are sealed with a [`SealingKey`] the
+//! platform holds ([`sealing`]).
 
 mod accounts;
 pub mod blobs;
@@ -16,6 +18,7 @@ pub mod events;
 mod migrations;
 pub mod oauth_store;
 pub mod repo_store;
+pub mod sealing;
 pub mod secrets;
 pub mod stats;
 
@@ -34,6 +37,7 @@ pub use error::StorageError;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
 pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
+pub use sealing::{SealingError, SealingKey};
 
 /// How long a statement waits for another connection's write lock before failing with `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);

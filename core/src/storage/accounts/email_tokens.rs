@@ -91,7 +91,10 @@ mod tests {
     async fn a_code_works_once_within_its_lifetime_and_a_new_one_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open_local(&dir.path().join("db")).await.unwrap();
-        let store = AccountStore::new(storage.connect().await.unwrap());
+        let store = AccountStore::new(
+            storage.connect().await.unwrap(),
+            crate::storage::sealing::SealingKey::generate(),
+        );
         let did = "did:plc:alice";
         let purpose = TokenPurpose::DeleteAccount;
         store

@@ -2,7 +2,8 @@
 //! handle must sit under one of the service domains; the DID's genesis operation (this server's
 //! rotation key, the account's new signing key, this node's public URL) goes to the PLC directory;
 //! then the account, its empty repository (with `#identity`, `#account`, `#commit`, `#sync` events)
-//! and a first session are created.
+//! and a first session are created. [`create_with_identity`] does all but the session, for this
+//! handler and for node administration without HTTP (`crate::admin`).
 
 use axum::extract::State;
 use axum::Json;
@@ -13,9 +14,9 @@ use super::account_fields;
 use crate::auth::{create_account, CreateAccount};
 use crate::crypto::{Algorithm, Keypair};
 use crate::http::json_body::JsonBody;
-use crate::http::{AppState, XrpcError};
+use crate::http::{AppState, NodeState, XrpcError};
 use crate::identity::{create_genesis, AtprotoPlcParams};
-use crate::storage::Announce;
+use crate::storage::{Account, Announce};
 use crate::syntax::Handle;
 
 /// The request body.
@@ -77,6 +78,17 @@ pub async fn handle(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<Input>,
 ) -> Result<Json<Value>, XrpcError> {
+    let account = create_with_identity(&state, &input).await?;
+    let session = state.sessions.create_session(&account, None).await?;
+    let mut body = account_fields(&account);
+    body.insert("accessJwt".into(), Value::from(session.access_jwt));
+    body.insert("refreshJwt".into(), Value::from(session.refresh_jwt));
+    Ok(Json(Value::Object(body)))
+}
+
+/// Creates the account with its new did:plc identity and its empty repository, as
+/// `createAccount` does before it opens a session. A refused request leaves nothing behind.
+pub async fn create_with_identity(state: &NodeState, input: &Input) -> Result<Account, XrpcError> {
     if input.did.is_some() {
         return Err(XrpcError::invalid_request(
             "Creating an account for an existing DID (migration) is not supported yet",
@@ -136,13 +148,8 @@ pub async fn handle(
         now,
     )
     .await?;
-    let undo = |state: AppState, did: String| async move {
-        if let Err(e) = state.accounts.delete_account(&did).await {
-            log::error!("could not remove half-created account {did}: {e}");
-        }
-    };
     if let Err(e) = state.plc.submit(&did, &op).await {
-        undo(state.clone(), did.to_string()).await;
+        undo(state, did.as_str()).await;
         return Err(XrpcError::new(
             axum::http::StatusCode::BAD_GATEWAY,
             "UpstreamFailure",
@@ -160,14 +167,17 @@ pub async fn handle(
         )
         .await
     {
-        undo(state.clone(), did.to_string()).await;
+        undo(state, did.as_str()).await;
         return Err(e.into());
     }
-    let session = state.sessions.create_session(&account, None).await?;
-    let mut body = account_fields(&account);
-    body.insert("accessJwt".into(), Value::from(session.access_jwt));
-    body.insert("refreshJwt".into(), Value::from(session.refresh_jwt));
-    Ok(Json(Value::Object(body)))
+    Ok(account)
+}
+
+/// Removes the account row of a creation that failed half-way.
+async fn undo(state: &NodeState, did: &str) {
+    if let Err(e) = state.accounts.delete_account(did).await {
+        log::error!("could not remove half-created account {did}: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prints the footprint of the phone library (goals, never asserted):
+#  - size of the stripped libpocketpds_ffi.so, profile mobile-release, for x86_64-linux and for
+#    aarch64-linux (cross-built with Debian's gcc-aarch64-linux-gnu: apt-get install gcc-aarch64-linux-gnu;
+#    rustup target add aarch64-unknown-linux-gnu) — goal ≤ 8 MB each;
+#  - from Kotlin on the JVM, against the mobile-release library: node start → first served request
+#    (goal ≤ 100 ms), CPU used by an idle node over 10 s (goal ≤ 5 ms), RSS growth of a started node
+#    (goal ≤ 15 MB).
+# Release builds with LTO take a while on a small machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pocketpds/target}"
+
+size_of() { awk -v name="$1" -v bytes="$(wc -c < "$2")" 'BEGIN { printf "%s: %d bytes (%.2f MB)\n", name, bytes, bytes / 1e6 }'; }
+
+cargo build --locked --profile mobile-release -p pocketpds-ffi
+size_of "x86_64-linux libpocketpds_ffi.so (stripped)" "$CARGO_TARGET_DIR/mobile-release/libpocketpds_ffi.so"
+
+if command -v aarch64-linux-gnu-gcc >/dev/null && rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+    cargo build --locked --profile mobile-release --target aarch64-unknown-linux-gnu -p pocketpds-ffi
+  size_of "aarch64-linux libpocketpds_ffi.so (stripped)" \
+    "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/mobile-release/libpocketpds_ffi.so"
+else
+  echo "aarch64-linux: skipped (needs gcc-aarch64-linux-gnu and the aarch64-unknown-linux-gnu Rust target)"
+fi
+
+POCKETPDS_PROFILE=mobile-release android/jvm-test.sh -Dgroups=footprint -DexcludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false \
+  | grep '^footprint:'
