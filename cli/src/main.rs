@@ -124,6 +124,9 @@ async fn run(command: Command) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // The handlers are in place before the banner, so a signal sent as soon as the URL is printed
+    // stops the node cleanly instead of killing the process.
+    let mut signals = StopSignals::install()?;
     let node = pocketpds_core::node::start(config)
         .await
         .map_err(|e| e.to_string())?;
@@ -133,31 +136,49 @@ async fn serve(config: Config) -> Result<(), String> {
         node.state.config.public_url,
         node.local_url()
     );
-    wait_for_signal().await;
+    signals.wait().await;
     log::info!("stopping");
     node.stop().await.map_err(|e| e.to_string())?;
     println!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), listened for from the moment they are installed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+            Ok(StopSignals {
+                interrupt: listen(SignalKind::interrupt())?,
+                terminate: listen(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

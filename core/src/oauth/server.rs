@@ -55,7 +55,9 @@ impl OAuthServer {
             Some(hex) => DpopNonces::from_hex(hex),
             None => {
                 let fresh = rand::random::<[u8; 32]>().to_vec();
-                DpopNonces::new(&secrets::get_or_create(conn, secrets_key, DPOP_SECRET_NAME, || fresh).await?)
+                DpopNonces::new(
+                    &secrets::get_or_create(conn, secrets_key, DPOP_SECRET_NAME, || fresh).await?,
+                )
             }
         }
         .map_err(|e| OAuthError::Internal(format!("DPoP secret: {e}")))?;
@@ -63,7 +65,8 @@ impl OAuthServer {
             .map_err(|e| OAuthError::Internal(e.to_string()))?
             .private_bytes()
             .to_vec();
-        let key_bytes = secrets::get_or_create(conn, secrets_key, SIGNING_KEY_NAME, || fresh).await?;
+        let key_bytes =
+            secrets::get_or_create(conn, secrets_key, SIGNING_KEY_NAME, || fresh).await?;
         let key = Keypair::from_private_bytes(Algorithm::P256, &key_bytes)
             .map_err(|e| OAuthError::Internal(format!("stored OAuth key: {e}")))?;
         let issuer = config.public_url.trim_end_matches('/').to_owned();
