@@ -3,9 +3,10 @@
 // misuse give PdsExceptions that say what is wrong.
 package dev.pocketpds
 
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.transformWhile
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -38,12 +39,25 @@ class NodeLifecycleTest {
         try {
             PocketPds(testConfig(dir, plc.url)).use { pds ->
                 assertEquals(NodeStatus.Stopped, pds.status.value)
-                // Starting, then Running: seen through the StateFlow, fed by the event thread.
-                val seen = async { pds.status.take(3).toList() }
+                // Running is reached through the StateFlow, fed by the event thread. A StateFlow keeps
+                // only the latest value, so a collector may miss Starting; what it sees must still be
+                // in order: Stopped, Starting, Running.
+                val seen = async(start = CoroutineStart.UNDISPATCHED) {
+                    pds.status.transformWhile { emit(it); it !is NodeStatus.Running }.toList()
+                }
                 val info = pds.start()
                 val statuses = withTimeout(10_000) { seen.await() }
-                assertEquals(listOf(NodeStatus.Stopped, NodeStatus.Starting), statuses.take(2))
-                val running = statuses[2] as NodeStatus.Running
+                val order = statuses.map {
+                    when (it) {
+                        NodeStatus.Stopped -> 0
+                        NodeStatus.Starting -> 1
+                        is NodeStatus.Running -> 2
+                        else -> 99
+                    }
+                }
+                assertEquals(order.sorted().distinct(), order, "statuses out of order: $statuses")
+                assertEquals(NodeStatus.Stopped, statuses.first())
+                val running = statuses.last() as NodeStatus.Running
                 assertEquals(info.port, running.port)
                 assertEquals(info.localUrl, running.localUrl)
                 assertTrue(info.didList.isEmpty())
