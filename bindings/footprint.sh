@@ -26,5 +26,5 @@ else
   echo "aarch64-linux: skipped (needs gcc-aarch64-linux-gnu and the aarch64-unknown-linux-gnu Rust target)"
 fi
 
-POCKETPDS_PROFILE=mobile-release android/jvm-test.sh -Dgroups=footprint -DexcludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false \
-  | grep '^footprint:'
+POCKETPDS_PROFILE=mobile-release android/jvm-test.sh -Dstyle.color=never -Dgroups=footprint -DexcludedGroups=none \
+  | grep -o 'footprint:.*'
