@@ -695,6 +695,23 @@ async fn scopes_limit_what_a_token_may_write() {
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(record_count(&h.node).await, 0);
+    // No `blob:` permission: uploads are refused before anything is stored.
+    let upload = "/xrpc/com.atproto.repo.uploadBlob";
+    let proof = c.proof("POST", upload, Some(&access));
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let r = send(
+        addr,
+        "POST",
+        upload,
+        vec![
+            ("Authorization".into(), format!("DPoP {access}")),
+            ("DPoP".into(), proof),
+        ],
+        Some(("image/png".to_string(), png)),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json()["error"], "ScopeMissingError");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

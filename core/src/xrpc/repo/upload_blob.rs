@@ -45,6 +45,15 @@ pub async fn handle(
         ));
     }
     let declared = check_headers(&headers, state.blobs.upload_limit())?;
+    if let Some(scope) = &auth.oauth {
+        if !scope.allows_blob(&declared) {
+            return Err(XrpcError::new(
+                StatusCode::FORBIDDEN,
+                "ScopeMissingError",
+                format!("Missing required scope \"blob:{declared}\""),
+            ));
+        }
+    }
     let conn = state.storage.connect().await?;
     let mut body = body.into_data_stream();
     let blob = state
