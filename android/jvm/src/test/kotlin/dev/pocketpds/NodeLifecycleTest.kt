@@ -6,8 +6,6 @@ package dev.pocketpds
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.flow.transformWhile
-import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
@@ -39,24 +37,18 @@ class NodeLifecycleTest {
         try {
             PocketPds(testConfig(dir, plc.url)).use { pds ->
                 assertEquals(NodeStatus.Stopped, pds.status.value)
-                // Running is reached through the StateFlow, fed by the event thread. A StateFlow keeps
-                // only the latest value, so a collector may miss Starting; what it sees must still be
-                // in order: Stopped, Starting, Running.
+                // Stopped, (Starting,) Running: seen through the StateFlow, fed by the event thread. A
+                // StateFlow conflates, so a collector may miss the short Starting.
                 val seen = async(start = CoroutineStart.UNDISPATCHED) {
-                    pds.status.transformWhile { emit(it); it !is NodeStatus.Running }.toList()
+                    val statuses = mutableListOf<NodeStatus>()
+                    pds.status.first { statuses.add(it); it is NodeStatus.Running }
+                    statuses
                 }
                 val info = pds.start()
                 val statuses = withTimeout(10_000) { seen.await() }
-                val order = statuses.map {
-                    when (it) {
-                        NodeStatus.Stopped -> 0
-                        NodeStatus.Starting -> 1
-                        is NodeStatus.Running -> 2
-                        else -> 99
-                    }
-                }
-                assertEquals(order.sorted().distinct(), order, "statuses out of order: $statuses")
                 assertEquals(NodeStatus.Stopped, statuses.first())
+                assertTrue(statuses == listOf(NodeStatus.Stopped, NodeStatus.Starting, statuses.last()) ||
+                    statuses == listOf(NodeStatus.Stopped, statuses.last()), statuses.toString())
                 val running = statuses.last() as NodeStatus.Running
                 assertEquals(info.port, running.port)
                 assertEquals(info.localUrl, running.localUrl)
