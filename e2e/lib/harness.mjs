@@ -83,7 +83,7 @@ export function spawnUntil(name, command, args, options, pattern) {
       fail(`exited before it was ready (code ${code}, signal ${signal})`)
     })
   })
-  return { child, ready }
+  return { child, ready, log: () => Buffer.concat(stderr).toString('utf8') }
 }
 
 /** Stops a child by its PID with SIGTERM, then SIGKILL if it lingers; resolves once it exited. */
@@ -101,7 +101,8 @@ export async function stopChild(child) {
 /**
  * Starts a PLC directory and a PocketPDS node (dev mode, handles under `.test`) in a new temporary
  * data directory. Resolves with their URLs and a `stop()` that ends both processes and removes the
- * directory. On a failed start everything already started is stopped before the error is thrown.
+ * directory, and `log()`, the node's log so far. On a failed start everything already started is
+ * stopped before the error is thrown.
  */
 export async function startNode() {
   const bin = nodeBinary()
@@ -139,7 +140,8 @@ export async function startNode() {
     )
     children.push(node.child)
     const [, publicUrl, localUrl] = await node.ready
-    return { plcUrl, publicUrl, localUrl, dataDir, stop }
+    // What the node has written to its log so far (messages it would mail, for one).
+    return { plcUrl, publicUrl, localUrl, dataDir, stop, log: node.log }
   } catch (err) {
     await stop()
     throw err
