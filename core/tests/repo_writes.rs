@@ -1063,3 +1063,40 @@ async fn concurrent_writes_are_stored_in_groups_and_a_failing_write_fails_alone(
     );
     eprintln!("largest group: {largest_group} commits in one transaction");
 }
+
+#[tokio::test]
+async fn blocks_are_fetched_many_at_a_time_and_missing_ones_are_left_out() {
+    let f = fixture().await;
+    let ops: Vec<WriteOp> = (0..150)
+        .map(|i| create(POST, &format!("m{i:03}"), &format!("record {i}")))
+        .collect();
+    let first = f.repos.write(&f.did, &f.key, &ops, None).await.unwrap();
+    let ops: Vec<WriteOp> = (150..300)
+        .map(|i| create(POST, &format!("m{i:03}"), &format!("record {i}")))
+        .collect();
+    let second = f.repos.write(&f.did, &f.key, &ops, None).await.unwrap();
+    let mut wanted: Vec<Cid> = first
+        .ops
+        .iter()
+        .chain(&second.ops)
+        .map(|op| op.cid.unwrap())
+        .collect();
+    let absent = pocketpds_core::repo::cid::cid_for_raw(b"never stored");
+    wanted.push(absent);
+    let blocks = f.repos.blocks(ALICE);
+    // More than one query's worth: 300 present, one absent.
+    let got = blocks.get_many(&wanted).await.unwrap();
+    assert_eq!(got.len(), 300);
+    for (cid, bytes) in &got {
+        assert_ne!(*cid, absent);
+        assert_eq!(blocks.get(cid).await.unwrap().as_ref(), Some(bytes));
+    }
+    // Another account's blocks are not this one's.
+    assert!(f
+        .repos
+        .blocks(BOB)
+        .get_many(&wanted)
+        .await
+        .unwrap()
+        .is_empty());
+}

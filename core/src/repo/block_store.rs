@@ -19,6 +19,23 @@ pub trait BlockStore: Send + Sync {
     /// The bytes of one block, or `None` when the store does not hold it.
     fn get(&self, cid: &Cid) -> impl Future<Output = Result<Option<Bytes>, StoreError>> + Send;
 
+    /// The blocks of `cids` the store holds, in any order; missing ones are left out. Stores that
+    /// can fetch several blocks in one round trip override this (the default asks for each).
+    fn get_many(
+        &self,
+        cids: &[Cid],
+    ) -> impl Future<Output = Result<Vec<(Cid, Bytes)>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(cids.len());
+            for cid in cids {
+                if let Some(bytes) = self.get(cid).await? {
+                    out.push((*cid, bytes));
+                }
+            }
+            Ok(out)
+        }
+    }
+
     /// Stores a batch of blocks at once (one transaction where the store has them).
     fn put_many(
         &self,

@@ -2,7 +2,7 @@
 //! record (`sync.getRecord`). The export walks the tree depth first with an explicit stack, so memory
 //! stays bounded by the tree's height, not its size.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
@@ -21,6 +21,10 @@ async fn block<S: BlockStore>(store: &S, cid: &Cid) -> Result<Bytes, RepoError> 
 /// Streams the repository whose commit is `commit_cid` into `out` as a CAR: the commit first, then
 /// each MST node followed, in key order, by its subtrees and records. Each block appears once.
 /// Returns the writer and the number of blocks written.
+///
+/// When a node is read, its records and subtrees are fetched together with one
+/// [`BlockStore::get_many`]; they wait in memory until the walk reaches them, so memory stays
+/// bounded by the tree's height times its fan-out.
 pub async fn export_repo<S: BlockStore, W: AsyncWrite + Unpin>(
     store: &S,
     commit_cid: Cid,
@@ -35,17 +39,26 @@ pub async fn export_repo<S: BlockStore, W: AsyncWrite + Unpin>(
     let commit = Commit::decode(&commit_bytes)?;
     car.write_block(&commit_cid, &commit_bytes).await?;
     let mut seen_records = HashSet::new();
+    let mut fetched: HashMap<Cid, Bytes> = HashMap::new();
     let mut stack = vec![Task::Node(commit.data)];
     let mut tasks = Vec::new();
+    let mut wanted = Vec::new();
     while let Some(task) = stack.pop() {
         match task {
             Task::Record(cid) => {
                 if seen_records.insert(cid) {
-                    car.write_block(&cid, &block(store, &cid).await?).await?;
+                    let bytes = match fetched.remove(&cid) {
+                        Some(bytes) => bytes,
+                        None => block(store, &cid).await?,
+                    };
+                    car.write_block(&cid, &bytes).await?;
                 }
             }
             Task::Node(cid) => {
-                let bytes = block(store, &cid).await?;
+                let bytes = match fetched.remove(&cid) {
+                    Some(bytes) => bytes,
+                    None => block(store, &cid).await?,
+                };
                 let node = NodeLinks::decode(&bytes).map_err(RepoError::Mst)?;
                 car.write_block(&cid, &bytes).await?;
                 tasks.clear();
@@ -54,6 +67,18 @@ pub async fn export_repo<S: BlockStore, W: AsyncWrite + Unpin>(
                     tasks.push(Task::Record(*value));
                     tasks.extend(right.map(Task::Node));
                 }
+                wanted.clear();
+                for task in &tasks {
+                    let (Task::Node(c) | Task::Record(c)) = task;
+                    let needed = match task {
+                        Task::Record(c) => !seen_records.contains(c),
+                        Task::Node(_) => true,
+                    };
+                    if needed && !fetched.contains_key(c) && !wanted.contains(c) {
+                        wanted.push(*c);
+                    }
+                }
+                fetched.extend(store.get_many(&wanted).await?);
                 stack.extend(tasks.drain(..).rev());
             }
         }

@@ -10,6 +10,9 @@ use super::RepoStore;
 use crate::repo::block_store::{BlockStore, StoreError};
 use crate::repo::cid::Cid;
 
+/// The most blocks one query of [`BlockStore::get_many`] asks for.
+pub const MAX_BATCH_GET: usize = 256;
+
 /// The most blocks one [`RepoStore::blocks_since`] page returns.
 pub const MAX_BLOCKS_PAGE: usize = 10_000;
 
@@ -80,6 +83,34 @@ impl RepoStore {
         Ok(out)
     }
 
+    /// The blocks of `cids` that `did` has, fetched [`MAX_BATCH_GET`] at a time with one query each.
+    pub(super) async fn get_blocks(
+        &self,
+        did: &str,
+        cids: &[Cid],
+    ) -> Result<Vec<(Cid, Bytes)>, StorageError> {
+        let mut out = Vec::with_capacity(cids.len());
+        for batch in cids.chunks(MAX_BATCH_GET) {
+            let marks: Vec<String> = (0..batch.len()).map(|i| format!("?{}", i + 2)).collect();
+            let sql = format!(
+                "SELECT cid, bytes FROM repo_block WHERE did = ?1 AND cid IN ({})",
+                marks.join(", ")
+            );
+            let mut params = Vec::with_capacity(batch.len() + 1);
+            params.push(Value::Text(did.to_owned()));
+            params.extend(batch.iter().map(|c| Value::Blob(c.to_bytes())));
+            let _connection = self.lock.lock().await;
+            let mut rows = self.conn.query(&sql, params).await?;
+            while let Some(row) = rows.next().await? {
+                out.push((
+                    cid(&row, 0, "repo_block.cid")?,
+                    Bytes::from(blob(&row, 1, "repo_block.bytes")?),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) async fn get_block(
         &self,
         did: &str,
@@ -103,6 +134,10 @@ impl RepoStore {
 impl BlockStore for RepoBlocks<'_> {
     async fn get(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
         Ok(self.store.get_block(self.did, cid).await?)
+    }
+
+    async fn get_many(&self, cids: &[Cid]) -> Result<Vec<(Cid, Bytes)>, StoreError> {
+        Ok(self.store.get_blocks(self.did, cids).await?)
     }
 
     /// Stores blocks outside any commit (no revision), each once, in one transaction; the writer
