@@ -186,7 +186,7 @@ pub async fn open(config: Config) -> Result<http::AppState, NodeError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
-    let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key)
+    let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key, accounts.clone())
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
     Ok(Arc::new(NodeState {

@@ -2,13 +2,12 @@
 //! repository signing key, by which another service (an AppView, a labeler, a video service) can
 //! check that a request comes from the account, as the atproto service-auth scheme describes.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Serialize;
 
 use super::random::random_bytes;
 use super::AuthError;
 use crate::crypto::Keypair;
+use crate::oauth::jws;
 
 /// The lifetime of a token whose caller did not ask for one, in seconds.
 pub const DEFAULT_LIFETIME_SECS: i64 = 60;
@@ -96,7 +95,8 @@ pub fn create_service_jwt(
     now: i64,
     exp: i64,
 ) -> Result<String, AuthError> {
-    let header = serde_json::json!({"typ": "JWT", "alg": key.algorithm().jwt_alg()});
+    let mut header = serde_json::Map::new();
+    header.insert("typ".into(), "JWT".into());
     let claims = Claims {
         iat: now,
         iss,
@@ -105,21 +105,16 @@ pub fn create_service_jwt(
         lxm,
         jti: hex::encode(random_bytes::<16>()?),
     };
-    let header =
-        serde_json::to_vec(&header).map_err(|e| AuthError::Internal(format!("header: {e}")))?;
     let claims =
-        serde_json::to_vec(&claims).map_err(|e| AuthError::Internal(format!("claims: {e}")))?;
-    let mut token = URL_SAFE_NO_PAD.encode(header);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-    let signature = key.sign(token.as_bytes());
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    Ok(token)
+        serde_json::to_value(&claims).map_err(|e| AuthError::Internal(format!("claims: {e}")))?;
+    jws::sign(key, header, &claims).map_err(|e| AuthError::Internal(format!("service token: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
     use crate::crypto::Algorithm;
 

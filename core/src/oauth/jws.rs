@@ -119,13 +119,23 @@ pub fn parse(token: &str) -> Result<Jws, JwsError> {
 /// Signs `payload` with `key` (a P-256 key) under `header` (which gets `"alg":"ES256"`).
 pub fn sign_es256(
     key: &Keypair,
-    mut header: Map<String, Value>,
+    header: Map<String, Value>,
     payload: &Value,
 ) -> Result<String, JwsError> {
     if key.algorithm() != Algorithm::P256 {
         return Err(JwsError::UnsupportedAlgorithm);
     }
-    header.insert("alg".into(), Value::from(ES256));
+    sign(key, header, payload)
+}
+
+/// Signs `payload` with `key` under `header`, which gets the key's `alg` (`ES256` for P-256,
+/// `ES256K` for secp256k1), as a compact JWS.
+pub fn sign(
+    key: &Keypair,
+    mut header: Map<String, Value>,
+    payload: &Value,
+) -> Result<String, JwsError> {
+    header.insert("alg".into(), Value::from(key.algorithm().jwt_alg()));
     let header = serde_json::to_vec(&header).map_err(|_| JwsError::Malformed("header"))?;
     let payload = serde_json::to_vec(payload).map_err(|_| JwsError::Malformed("payload"))?;
     let mut token = URL_SAFE_NO_PAD.encode(header);

@@ -44,11 +44,13 @@ pub struct OAuthServer {
 impl OAuthServer {
     /// Opens the authorization server of a node whose configuration is `config` (with its real
     /// port): reads `PDS_DPOP_SECRET` or the cluster's secret, and the cluster's signing key,
-    /// creating each once in the database.
+    /// creating each once in the database. `accounts` is the node's account store (shared, not a
+    /// connection of its own).
     pub async fn open(
         config: &Config,
         storage: &Storage,
         secrets_key: &SealingKey,
+        accounts: AccountStore,
     ) -> Result<OAuthServer, OAuthError> {
         let conn = storage.connection();
         let nonces = match &config.dpop_secret {
@@ -87,7 +89,7 @@ impl OAuthServer {
             signer,
             store,
             clients: ClientResolver::new()?,
-            accounts: AccountStore::new(storage.connect().await?, secrets_key.clone()),
+            accounts,
         })
     }
 

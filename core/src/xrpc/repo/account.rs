@@ -7,8 +7,9 @@ use crate::auth::AuthContext;
 use crate::crypto::Keypair;
 use crate::http::{AppState, XrpcError};
 use crate::oauth::scope::RepoAction;
+use crate::repo::cid::Cid;
 use crate::repo::writer::WriteOp;
-use crate::storage::Account;
+use crate::storage::{Account, CommitResult};
 use crate::syntax::{AtIdentifier, Did};
 
 /// The account a DID or handle names, if this server hosts it.
@@ -51,9 +52,27 @@ pub async fn writable(
     Ok((did, key))
 }
 
+/// Stores `ops` as one commit of `did`'s repository once the caller's scope covers them and every
+/// blob their records reference was uploaded by the account: the last step of every repo write.
+pub async fn commit(
+    state: &AppState,
+    caller: &AuthContext,
+    did: &Did,
+    key: &Keypair,
+    ops: &[WriteOp],
+    swap_commit: Option<Cid>,
+) -> Result<CommitResult, XrpcError> {
+    require_write_scope(caller, ops)?;
+    state
+        .blobs
+        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
+        .await?;
+    Ok(state.repos.write(did, key, ops, swap_commit).await?)
+}
+
 /// Refuses writes an OAuth token's scope does not cover (403 `ScopeMissingError`, naming the scope
 /// that is missing); legacy sessions pass. A `put` needs both `create` and `update`.
-pub fn require_write_scope(caller: &AuthContext, ops: &[WriteOp]) -> Result<(), XrpcError> {
+fn require_write_scope(caller: &AuthContext, ops: &[WriteOp]) -> Result<(), XrpcError> {
     let Some(scope) = &caller.oauth else {
         return Ok(());
     };

@@ -149,12 +149,7 @@ pub async fn handle(
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .unzip();
-    account::require_write_scope(&auth, &ops)?;
-    state
-        .blobs
-        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
-        .await?;
-    let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
+    let result = account::commit(&state, &auth, &did, &key, &ops, swap_commit).await?;
     let results: Vec<Value> = result
         .ops
         .iter()

@@ -47,7 +47,6 @@ pub async fn handle(
         rkey,
         swap_record,
     }];
-    account::require_write_scope(&auth, &ops)?;
-    let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
+    let result = account::commit(&state, &auth, &did, &key, &ops, swap_commit).await?;
     Ok(Json(json!({ "commit": record::commit_json(&result.head) })))
 }

@@ -55,11 +55,6 @@ pub async fn handle(
         record,
         swap_record,
     }];
-    account::require_write_scope(&auth, &ops)?;
-    state
-        .blobs
-        .check_references(did.as_str(), ops.iter().filter_map(WriteOp::record))
-        .await?;
-    let result = state.repos.write(&did, &key, &ops, swap_commit).await?;
+    let result = account::commit(&state, &auth, &did, &key, &ops, swap_commit).await?;
     Ok(Json(record::written(&result, status)?))
 }
