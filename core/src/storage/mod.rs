@@ -59,7 +59,7 @@ impl Storage {
         let db = Builder::new_local(path).build().await.map_err(open_error)?;
         let conn = db.connect().map_err(open_error)?;
         configure(&conn).await?;
-        let mode = pragma_value(&conn, "PRAGMA journal_mode = WAL").await?;
+        let mode = switch_to_wal(&conn).await?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Corrupt(format!(
                 "journal_mode stayed {mode:?} instead of wal"
@@ -95,6 +95,27 @@ async fn configure(conn: &Connection) -> Result<(), StorageError> {
     conn.execute("PRAGMA synchronous = FULL", ()).await?;
     conn.execute("PRAGMA foreign_keys = ON", ()).await?;
     Ok(())
+}
+
+/// Switches the database to WAL and returns the journal mode it reports. SQLite does not run the busy
+/// handler for this switch, so when another process is creating or switching the same file at that
+/// moment (several nodes started at once on a new data directory) it fails at once with
+/// `SQLITE_BUSY`; this retries with a short backoff for up to [`BUSY_TIMEOUT`].
+async fn switch_to_wal(conn: &Connection) -> Result<String, StorageError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match pragma_value(conn, "PRAGMA journal_mode = WAL").await {
+            Err(StorageError::Database(libsql::Error::SqliteFailure(code, _)))
+                if code & 0xff == libsql::ffi::SQLITE_BUSY
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Runs a pragma that answers with one text value.
