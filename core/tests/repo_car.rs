@@ -251,3 +251,100 @@ fn a_record_proof_car_proves_presence_and_absence() {
         }
     });
 }
+
+/// A memory store that counts the reads asked of it.
+struct CountingStore {
+    inner: MemoryBlockStore,
+    single: std::sync::atomic::AtomicUsize,
+    batches: std::sync::atomic::AtomicUsize,
+    largest_batch: std::sync::atomic::AtomicUsize,
+}
+
+impl BlockStore for CountingStore {
+    async fn get(
+        &self,
+        cid: &Cid,
+    ) -> Result<Option<Bytes>, pocketpds_core::repo::block_store::StoreError> {
+        self.single
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.get(cid).await
+    }
+
+    async fn get_many(
+        &self,
+        cids: &[Cid],
+    ) -> Result<Vec<(Cid, Bytes)>, pocketpds_core::repo::block_store::StoreError> {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.largest_batch
+            .fetch_max(cids.len(), std::sync::atomic::Ordering::Relaxed);
+        self.inner.get_many(cids).await
+    }
+
+    async fn put_many(
+        &self,
+        blocks: Vec<(Cid, Bytes)>,
+    ) -> Result<(), pocketpds_core::repo::block_store::StoreError> {
+        self.inner.put_many(blocks).await
+    }
+}
+
+/// The depth-first pre-order of a tree's blocks, computed the plain way: one read per block.
+async fn preorder(store: &MemoryBlockStore, node: Cid, out: &mut Vec<Cid>, seen: &mut Vec<Cid>) {
+    out.push(node);
+    let bytes = store.get(&node).await.unwrap().unwrap();
+    let node = Node::decode(&bytes).unwrap();
+    if let Some(left) = node.left {
+        Box::pin(preorder(store, left, out, seen)).await;
+    }
+    for entry in &node.entries {
+        if !seen.contains(&entry.value) {
+            seen.push(entry.value);
+            out.push(entry.value);
+        }
+        if let Some(right) = entry.right {
+            Box::pin(preorder(store, right, out, seen)).await;
+        }
+    }
+}
+
+#[test]
+fn a_large_export_is_in_pre_order_and_read_in_few_large_batches() {
+    rt().block_on(async {
+        let r = repo(6_000).await;
+        let store = CountingStore {
+            inner: r.store.clone(),
+            single: Default::default(),
+            batches: Default::default(),
+            largest_batch: Default::default(),
+        };
+        let car = export_repo(&store, r.commit, Vec::new()).await.unwrap().0;
+        let (_, blocks) = read_car(&car, CarLimits::default()).unwrap();
+        let order: Vec<Cid> = blocks.iter().map(|(cid, _)| *cid).collect();
+        let mut expected = vec![r.commit];
+        preorder(&r.store, r.mst.root(), &mut expected, &mut Vec::new()).await;
+        assert_eq!(order.len(), expected.len());
+        assert!(order == expected, "blocks are not in depth-first pre-order");
+        assert_eq!(import(&car, &r).await.unwrap(), 6_000);
+
+        let nodes = expected.len() - 6_000 - 1;
+        let batches = store.batches.load(std::sync::atomic::Ordering::Relaxed);
+        let single = store.single.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "export of {} blocks ({nodes} nodes): {batches} batched reads, {single} single",
+            expected.len()
+        );
+        // One read per node would be `nodes` reads; batches reaching past a node's children need
+        // far fewer, none larger than a batch.
+        assert!(
+            batches + single < nodes / 20,
+            "{batches} batched and {single} single reads for {nodes} nodes"
+        );
+        assert!(
+            store
+                .largest_batch
+                .load(std::sync::atomic::Ordering::Relaxed)
+                <= 256
+        );
+    });
+}
