@@ -1100,3 +1100,31 @@ async fn blocks_are_fetched_many_at_a_time_and_missing_ones_are_left_out() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_stored_commit_s_blocks_are_served_from_memory_until_the_repository_is_deleted() {
+    let f = fixture().await;
+    let result = f
+        .repos
+        .write(&f.did, &f.key, &[create(POST, "cached", "hello")], None)
+        .await
+        .unwrap();
+    let root = result.head.commit;
+    // Take the block away behind the store's back: only its cache can still answer.
+    f.storage
+        .connection()
+        .execute(
+            "DELETE FROM repo_block WHERE did = ?1 AND cid = ?2",
+            (ALICE, root.to_bytes()),
+        )
+        .await
+        .unwrap();
+    let cached = f.repos.blocks(ALICE).get(&root).await.unwrap();
+    assert!(cached.is_some(), "the new commit was not kept in memory");
+    let fresh = RepoStore::new(f.storage.connect().await.unwrap());
+    assert_eq!(fresh.blocks(ALICE).get(&root).await.unwrap(), None);
+    // Another account does not see it.
+    assert_eq!(f.repos.blocks(BOB).get(&root).await.unwrap(), None);
+    f.repos.delete_repo(&f.did).await.unwrap();
+    assert_eq!(f.repos.blocks(ALICE).get(&root).await.unwrap(), None);
+}

@@ -20,6 +20,7 @@
 
 mod apply;
 mod blocks;
+mod cache;
 pub(super) mod columns;
 pub mod group;
 
@@ -30,6 +31,7 @@ use libsql::{Connection, Value};
 
 pub use apply::ApplyError;
 pub use blocks::{RepoBlocks, RevBlock, MAX_BLOCKS_PAGE};
+pub use cache::DEFAULT_CACHE_BYTES;
 
 use super::error::StorageError;
 use super::events::{self, account_event, identity_event, EventKind};
@@ -58,6 +60,8 @@ pub struct RepoStore {
     write_lock: Arc<tokio::sync::Mutex<()>>,
     /// Writes waiting for the next group.
     queue: group::Queue,
+    /// Recently stored and read blocks ([`DEFAULT_CACHE_BYTES`]).
+    cache: cache::BlockCache,
 }
 
 /// A stored commit.
@@ -109,6 +113,7 @@ impl RepoStore {
             lock: Arc::new(tokio::sync::Mutex::new(())),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             queue: group::Queue::default(),
+            cache: cache::BlockCache::new(DEFAULT_CACHE_BYTES),
         }
     }
 
@@ -207,6 +212,7 @@ impl RepoStore {
         match outcome {
             Ok(seq) => {
                 tx.commit().await?;
+                self.cache.forget_account(did.as_str());
                 Ok(seq)
             }
             Err(err) => {

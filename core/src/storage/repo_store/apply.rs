@@ -64,6 +64,7 @@ impl RepoStore {
         match write_commit(&tx, prepared, &announce).await {
             Ok(seq) => {
                 tx.commit().await?;
+                self.remember(prepared);
                 Ok(seq)
             }
             Err(err) => {
@@ -77,6 +78,14 @@ impl RepoStore {
 }
 
 impl RepoStore {
+    /// Keeps a stored commit's blocks in the cache: the next commit reads them.
+    fn remember(&self, prepared: &PreparedCommit) {
+        self.cache.insert_all(
+            prepared.did.as_str(),
+            prepared.blocks.iter().map(|(cid, bytes)| (cid, bytes)),
+        );
+    }
+
     /// Stores the commits of a group (each built on the one before it in its repository) in one
     /// transaction, and returns the sequence numbers of their `#commit` events in order. Any
     /// failure — a head moved by another node included — stores none of them.
@@ -107,6 +116,9 @@ impl RepoStore {
         match outcome {
             Ok(()) => {
                 tx.commit().await?;
+                for (_, prepared) in group {
+                    self.remember(prepared);
+                }
                 Ok(seqs)
             }
             Err(err) => {

@@ -90,7 +90,14 @@ impl RepoStore {
         cids: &[Cid],
     ) -> Result<Vec<(Cid, Bytes)>, StorageError> {
         let mut out = Vec::with_capacity(cids.len());
-        for batch in cids.chunks(MAX_BATCH_GET) {
+        let mut missing = Vec::with_capacity(cids.len());
+        for cid in cids {
+            match self.cache.get(did, cid) {
+                Some(bytes) => out.push((*cid, bytes)),
+                None => missing.push(*cid),
+            }
+        }
+        for batch in missing.chunks(MAX_BATCH_GET) {
             let marks: Vec<String> = (0..batch.len()).map(|i| format!("?{}", i + 2)).collect();
             let sql = format!(
                 "SELECT cid, bytes FROM repo_block WHERE did = ?1 AND cid IN ({})",
@@ -116,6 +123,9 @@ impl RepoStore {
         did: &str,
         cid: &Cid,
     ) -> Result<Option<Bytes>, StorageError> {
+        if let Some(bytes) = self.cache.get(did, cid) {
+            return Ok(Some(bytes));
+        }
         let _connection = self.lock.lock().await;
         let mut rows = self
             .conn
@@ -125,7 +135,11 @@ impl RepoStore {
             )
             .await?;
         match rows.next().await? {
-            Some(row) => Ok(Some(Bytes::from(blob(&row, 0, "repo_block.bytes")?))),
+            Some(row) => {
+                let bytes = Bytes::from(blob(&row, 0, "repo_block.bytes")?);
+                self.cache.insert_all(did, [(cid, &bytes)]);
+                Ok(Some(bytes))
+            }
             None => Ok(None),
         }
     }
