@@ -748,6 +748,8 @@ async fn deleting_an_account_removes_its_credentials() {
         .unwrap();
     let account = f.store.account_by_did(ALICE).await.unwrap().unwrap();
     let session = f.sessions.create_session(&account, None).await.unwrap();
+    // Opened once (and so kept in memory) before the account goes.
+    assert!(f.store.signing_key(ALICE).await.unwrap().is_some());
     assert!(f.store.delete_account(ALICE).await.unwrap());
     assert!(f.store.account_by_did(ALICE).await.unwrap().is_none());
     assert!(f.store.signing_key(ALICE).await.unwrap().is_none());

@@ -20,6 +20,7 @@ mod email_tokens;
 mod invite_codes;
 mod refresh_tokens;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use libsql::{Connection, Row, Transaction, TransactionBehavior};
@@ -238,7 +239,14 @@ pub struct AccountStore {
     conn: Connection,
     write_lock: Arc<tokio::sync::Mutex<()>>,
     sealing: SealingKey,
+    /// Signing keys already opened: opening one (unseal, derive the public key) costs more than
+    /// the rest of a small write's preparation. An account's key never changes; a deleted
+    /// account's key leaves with it.
+    keys: Arc<std::sync::Mutex<HashMap<String, Keypair>>>,
 }
+
+/// How many opened signing keys an [`AccountStore`] keeps (all are dropped when it fills up).
+const MAX_CACHED_KEYS: usize = 256;
 
 impl AccountStore {
     /// A store over `conn`, whose schema is already migrated, sealing signing keys with `sealing`.
@@ -247,7 +255,13 @@ impl AccountStore {
             conn,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             sealing,
+            keys: Arc::default(),
         }
+    }
+
+    fn opened_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, Keypair>> {
+        // A map of immutable keys: a panic while it was locked cannot leave it inconsistent.
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Creates an account, stores its signing key and consumes its invite code, all in one
@@ -396,6 +410,9 @@ impl AccountStore {
 
     /// The key that signs the account's repository, if the account exists.
     pub async fn signing_key(&self, did: &str) -> Result<Option<Keypair>, StorageError> {
+        if let Some(key) = self.opened_keys().get(did) {
+            return Ok(Some(key.clone()));
+        }
         let mut rows = self
             .conn
             .query(
@@ -428,6 +445,11 @@ impl AccountStore {
             .ok_or_else(|| StorageError::Corrupt(format!("account_key.algorithm {name:?}")))?;
         let key = Keypair::from_private_bytes(algorithm, &bytes)
             .map_err(|e| StorageError::Corrupt(format!("account_key.private_key: {e}")))?;
+        let mut opened = self.opened_keys();
+        if opened.len() >= MAX_CACHED_KEYS {
+            opened.clear();
+        }
+        opened.insert(did.to_owned(), key.clone());
         Ok(Some(key))
     }
 
@@ -526,6 +548,7 @@ impl AccountStore {
     /// transaction. Returns whether it existed. (Its repository lives in other tables.)
     pub async fn delete_account(&self, did: &str) -> Result<bool, AccountsError> {
         let _serialised = self.write_lock.lock().await;
+        self.opened_keys().remove(did);
         let tx = self.begin().await?;
         let result = async {
             for table in ["refresh_token", "app_password", "account_key"] {
