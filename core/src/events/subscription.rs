@@ -79,7 +79,7 @@ impl Subscription {
     /// after `cursor` is older than the backfill window (start before the window's first event;
     /// `None` inside when every event is older), or when the events just after `cursor` are no
     /// longer stored — the janitor deleted them once they left the window — and the first one kept
-    /// is inside it (start where the cursor is: the replay goes on from the oldest event kept).
+    /// is inside it (start just before that oldest event kept).
     async fn outdated(&self, cursor: u64) -> Result<Option<Option<u64>>, StreamError> {
         let Some(cutoff) = window_start(self.shared.config.backfill_window) else {
             return Ok(None);
@@ -92,7 +92,7 @@ impl Subscription {
             Some((next, _))
                 if next > cursor.saturating_add(1) && self.trimmed_before(next).await? =>
             {
-                Ok(Some(Some(cursor)))
+                Ok(Some(Some(next.saturating_sub(1))))
             }
             _ => Ok(None),
         }
