@@ -97,7 +97,12 @@ async fn commits_made_without_http_reach_a_live_relay_at_once() {
         record,
     };
     let did = Did::parse(ALICE).unwrap();
-    let written = node.state.repos.write(&did, &key, &[op], None).await.unwrap();
+    let written = node
+        .state
+        .repos
+        .write(&did, &key, &[op], None)
+        .await
+        .unwrap();
     match relay.next().await {
         frame @ Received::Message { .. } => {
             assert_eq!(frame.kind(), Some("#commit"));

@@ -184,14 +184,26 @@ async fn expired_tokens_and_oauth_rows_are_swept_and_live_ones_stay() {
     let accounts = &state.accounts;
     assert!(accounts.refresh_token("expired").await.unwrap().is_none());
     assert!(accounts.refresh_token("live").await.unwrap().is_some());
-    assert!(state.oauth.store.request("expired").await.unwrap().is_none());
+    assert!(state
+        .oauth
+        .store
+        .request("expired")
+        .await
+        .unwrap()
+        .is_none());
     assert!(state.oauth.store.request("live").await.unwrap().is_some());
     let oauth = &state.oauth.store;
     assert!(
-        !oauth.record_unique("jti-live", now + 600, now).await.unwrap(),
+        !oauth
+            .record_unique("jti-live", now + 600, now)
+            .await
+            .unwrap(),
         "a live replay record still refuses its proof"
     );
-    assert!(oauth.record_unique("jti-expired", now + 600, now).await.unwrap());
+    assert!(oauth
+        .record_unique("jti-expired", now + 600, now)
+        .await
+        .unwrap());
     assert_eq!(
         accounts
             .take_email_token(ALICE, purpose, "OLD-CODE", 0)
@@ -279,8 +291,14 @@ async fn a_node_sweeps_at_start_and_stopping_it_stops_its_janitor() {
     let node = pocketpds_core::node::start(local_config(dir.path()))
         .await
         .unwrap();
-    eventually("the sweep at start ends", || node.janitor_sweeps() == Some(1)).await;
-    assert_eq!(count(&node.state.storage, "SELECT COUNT(*) FROM event").await, 1);
+    eventually("the sweep at start ends", || {
+        node.janitor_sweeps() == Some(1)
+    })
+    .await;
+    assert_eq!(
+        count(&node.state.storage, "SELECT COUNT(*) FROM event").await,
+        1
+    );
     tokio::time::timeout(Duration::from_secs(30), node.stop())
         .await
         .expect("the node stops without waiting for the next sweep")
