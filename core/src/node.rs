@@ -120,7 +120,8 @@ pub async fn start_with(
     let janitor = match JanitorConfig::from_config(&state.config) {
         Some(settings) => {
             let tables = Tables {
-                events: state.storage.connect().await?,
+                // Single statements: the shared connection serves, and no page cache is added.
+                events: state.storage.connection().clone(),
                 accounts: state.accounts.clone(),
                 oauth: state.oauth.store.clone(),
             };

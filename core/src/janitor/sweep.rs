@@ -14,8 +14,8 @@ use crate::syntax::format_datetime;
 /// janitor only decides when they run.
 #[derive(Clone)]
 pub struct Tables {
-    /// A connection for the event table (one of its own is best: the deletes then never wait on
-    /// another store's turn-taking).
+    /// A connection for the event table's deletes: single statements, so any connection that no
+    /// task holds a transaction open on will do (the storage's shared one, for example).
     pub events: Connection,
     /// Refresh tokens and email codes.
     pub accounts: AccountStore,
