@@ -23,6 +23,9 @@ pub const DEFAULT_MAX_SUBSCRIPTION_BUFFER: u64 = 500;
 /// Default firehose backfill window: how far back a cursor may reach (one day, as the reference PDS).
 pub const DEFAULT_REPO_BACKFILL_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// Default time between two sweeps of the janitor, in seconds (ten minutes).
+pub const DEFAULT_JANITOR_INTERVAL_SECONDS: u64 = 600;
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{name}: {message}")]
@@ -95,6 +98,9 @@ pub struct Config {
     pub max_subscription_buffer: u64,
     /// How far back, in milliseconds, a firehose cursor may reach (`PDS_REPO_BACKFILL_LIMIT_MS`).
     pub repo_backfill_limit_ms: u64,
+    /// Seconds between two sweeps of the janitor, which deletes expired rows
+    /// (`PDS_JANITOR_INTERVAL_SECONDS`, default ten minutes; 0 turns it off).
+    pub janitor_interval_seconds: u64,
     /// The key that seals the database's secrets (`PDS_SECRETS_KEY`, 64 hex chars; every node of a
     /// cluster needs the same). `None` uses the key file of the data directory, created once; the
     /// phone bindings set it from the platform's secret store.
@@ -225,6 +231,10 @@ impl Config {
                 "PDS_REPO_BACKFILL_LIMIT_MS",
                 DEFAULT_REPO_BACKFILL_LIMIT_MS,
             )?,
+            janitor_interval_seconds: number(
+                "PDS_JANITOR_INTERVAL_SECONDS",
+                DEFAULT_JANITOR_INTERVAL_SECONDS,
+            )?,
             secrets_key,
         })
     }
@@ -323,6 +333,7 @@ mod tests {
             ("PDS_BLOB_GRACE_SECONDS", "soon"),
             ("PDS_MAX_SUBSCRIPTION_BUFFER", "many"),
             ("PDS_REPO_BACKFILL_LIMIT_MS", "1d"),
+            ("PDS_JANITOR_INTERVAL_SECONDS", "10m"),
             ("PDS_SECRETS_KEY", "00ff"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();

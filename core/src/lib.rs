@@ -14,6 +14,8 @@
 //! - [`events`]: the firehose: the sequencer that tails the event table for `subscribeRepos`.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
+//! - [`janitor`]: the background task that deletes expired rows (old events, used or expired
+//!   tokens) in small batches, so that no table grows without bound.
 //! - [`blobs`]: uploads (streamed, hashed, MIME-sniffed), the blobs records reference, and the
 //!   collection of temporary ones.
 //! - [`oauth`]: the OAuth authorization server (PAR, authorize and consent, token, revoke) and the
@@ -32,6 +34,7 @@ pub mod crypto;
 pub mod events;
 pub mod http;
 pub mod identity;
+pub mod janitor;
 pub mod lexicon;
 pub mod node;
 pub mod oauth;

@@ -1,7 +1,7 @@
 //! Starting and stopping a node: bind the listener, open the storage and build the node's state
 //! ([`open`], which administrative commands also use without serving), serve the router on the tokio
-//! runtime the caller provides (the CLI's, or the small runtime the FFI layer owns), and stop
-//! gracefully on request.
+//! runtime the caller provides (the CLI's, or the small runtime the FFI layer owns) with the
+//! [`Janitor`] beside it, and stop gracefully on request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::crypto::{Algorithm, Keypair};
 use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
 use crate::identity::{HttpClient, HttpConfig, PlcClient};
+use crate::janitor::{Janitor, JanitorConfig, Tables};
 use crate::storage::sealing::key_file::{self, KeyFileError};
 use crate::storage::sealing::{self, SealingKey};
 use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
@@ -62,6 +63,8 @@ pub struct RunningNode {
     pub state: http::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), std::io::Error>>,
+    /// The task deleting expired rows (`None` when `PDS_JANITOR_INTERVAL_SECONDS` is 0).
+    janitor: Option<Janitor>,
 }
 
 impl RunningNode {
@@ -70,14 +73,22 @@ impl RunningNode {
         format!("http://{}", self.local_addr)
     }
 
-    /// Stops accepting connections, ends the firehose streams, lets requests in flight finish, and
-    /// waits for the server.
+    /// How many sweeps the janitor has finished (`None` when it is off).
+    pub fn janitor_sweeps(&self) -> Option<u64> {
+        self.janitor.as_ref().map(Janitor::sweeps)
+    }
+
+    /// Stops accepting connections, ends the firehose streams, stops the janitor, lets requests in
+    /// flight finish, and waits for the server.
     pub async fn stop(mut self) -> Result<(), NodeError> {
         self.state.sequencer.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.state.blobs.stop();
+        if let Some(janitor) = self.janitor.take() {
+            janitor.stop().await;
+        }
         match (&mut self.task).await {
             Ok(result) => result.map_err(NodeError::Serve),
             Err(join) => Err(NodeError::Serve(std::io::Error::other(join.to_string()))),
@@ -85,8 +96,19 @@ impl RunningNode {
     }
 }
 
-/// Binds the listener, opens the storage and starts serving on the current tokio runtime.
+/// Binds the listener, opens the storage and starts serving on the current tokio runtime, with the
+/// janitor.
 pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
+    let firehose = SequencerConfig::from_config(&config);
+    start_with(config, firehose).await
+}
+
+/// [`start`] with firehose settings of the caller's (for example a tailer interval other than the
+/// default).
+pub async fn start_with(
+    config: Config,
+    firehose: SequencerConfig,
+) -> Result<RunningNode, NodeError> {
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -94,7 +116,19 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let local_addr = listener
         .local_addr()
         .map_err(|source| NodeError::Bind { addr, source })?;
-    let state = open(config.with_bound_port(local_addr.port())).await?;
+    let state = open_with(config.with_bound_port(local_addr.port()), firehose).await?;
+    let janitor = match JanitorConfig::from_config(&state.config) {
+        Some(settings) => {
+            let tables = Tables {
+                // Single statements: the shared connection serves, and no page cache is added.
+                events: state.storage.connection().clone(),
+                accounts: state.accounts.clone(),
+                oauth: state.oauth.store.clone(),
+            };
+            Some(Janitor::start(tables, settings))
+        }
+        None => None,
+    };
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -110,6 +144,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         state,
         shutdown: Some(tx),
         task,
+        janitor,
     })
 }
 
@@ -117,6 +152,15 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
 /// stores, PLC client — without listening: what [`start`] serves, and what administrative commands
 /// (`pocketpds account …`) work on.
 pub async fn open(config: Config) -> Result<http::AppState, NodeError> {
+    let firehose = SequencerConfig::from_config(&config);
+    open_with(config, firehose).await
+}
+
+/// [`open`] with firehose settings of the caller's.
+pub async fn open_with(
+    config: Config,
+    firehose: SequencerConfig,
+) -> Result<http::AppState, NodeError> {
     let dir = &config.data_directory;
     std::fs::create_dir_all(dir).map_err(|source| NodeError::DataDirectory {
         path: dir.display().to_string(),
@@ -145,15 +189,15 @@ pub async fn open(config: Config) -> Result<http::AppState, NodeError> {
         SessionConfig::new(config.service_did()),
         AccountStore::new(storage.connect().await?, secrets_key.clone()),
     );
-    let repos = RepoStore::new(storage.connect().await?);
+    let sequencer = Sequencer::new(storage.connect().await?, firehose);
+    // Every commit of the node's repository store wakes the firehose once it is stored, whatever
+    // path the write came by.
+    let repos =
+        RepoStore::new(storage.connect().await?).with_event_signal(sequencer.event_signal());
     let blobs = Blobs::start(
         BlobStore::new(storage.connect().await?),
         config.blob_upload_limit,
         Duration::from_secs(config.blob_grace_seconds),
-    );
-    let sequencer = Sequencer::new(
-        storage.connect().await?,
-        SequencerConfig::from_config(&config),
     );
     let plc_rotation_key = match &config.plc_rotation_key_hex {
         Some(hex) => Keypair::from_private_hex(Algorithm::K256, hex).map_err(|e| {

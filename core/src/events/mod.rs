@@ -9,10 +9,12 @@
 //!   into the bounded queue of every live subscriber ([`Sequencer`]). A subscriber whose queue
 //!   overflows is dropped with `ConsumerTooSlow`; a writer never waits on a subscriber.
 //!
-//! The tailer runs only while a subscriber is live. It is woken after each local write
-//! ([`Sequencer::wake`]), and it also reads the table on a short interval while it runs, so events
-//! written by another process on the same database (another node, the `pocketpds` CLI) are delivered
-//! too. With nobody subscribed there is no task and no timer.
+//! The tailer runs only while a subscriber is live. It is woken after each local commit that
+//! appended events — the node hands the repository store a signal ([`Sequencer::event_signal`])
+//! that the store calls after its transaction, whatever path the write came by (XRPC, the
+//! administration API, the phone bindings) — and it also reads the table on a short interval while
+//! it runs, so events written by another process on the same database (another node, the
+//! `pocketpds` CLI) are delivered too. With nobody subscribed there is no task and no timer.
 
 mod error;
 mod outbox;

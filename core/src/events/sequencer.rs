@@ -14,7 +14,7 @@ use super::settings::SequencerConfig;
 use super::subscription::Subscription;
 use super::StreamError;
 use crate::storage::events::{self, Event};
-use crate::storage::StorageError;
+use crate::storage::{EventSignal, StorageError};
 
 /// The most events one read of the table returns.
 pub(super) const PAGE_EVENTS: usize = 100;
@@ -98,6 +98,19 @@ impl Sequencer {
         if self.shared.lock().tailing {
             self.shared.wake.notify_one();
         }
+    }
+
+    /// A signal for the stores that append events ([`crate::storage::RepoStore::with_event_signal`]):
+    /// it wakes this sequencer after each of their commits, so live subscribers get the events at
+    /// once whichever path wrote them (an XRPC call, the administration API, the phone bindings).
+    /// It does not keep the sequencer alive.
+    pub fn event_signal(&self) -> EventSignal {
+        let shared = Arc::downgrade(&self.shared);
+        EventSignal::new(move || {
+            if let Some(shared) = shared.upgrade() {
+                Sequencer { shared }.wake();
+            }
+        })
     }
 
     /// Ends every subscription (their streams close) and refuses new ones: for stopping the node.
@@ -206,6 +219,12 @@ impl Shared {
     pub(super) async fn head(&self) -> Result<u64, StorageError> {
         let _turn = self.reads.lock().await;
         Ok(events::last_seq(&self.conn).await?.unwrap_or(0))
+    }
+
+    /// The oldest sequence number still stored (0 when there is none).
+    pub(super) async fn first_seq(&self) -> Result<u64, StorageError> {
+        let _turn = self.reads.lock().await;
+        Ok(events::first_seq(&self.conn).await?.unwrap_or(0))
     }
 
     /// The sequence number and time of the first event after `seq`.

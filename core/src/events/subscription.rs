@@ -63,10 +63,7 @@ impl Subscription {
                 }
                 match subscription.outdated(cursor).await? {
                     Some(start) => {
-                        subscription.info = Some(Bytes::from(encode_info_frame(
-                            "OutdatedCursor",
-                            Some("Requested cursor exceeded limit. Possibly missing events"),
-                        )));
+                        subscription.info = Some(outdated_cursor());
                         start.unwrap_or(head)
                     }
                     None => cursor,
@@ -78,8 +75,11 @@ impl Subscription {
         Ok(subscription)
     }
 
-    /// When the first event after `cursor` is older than the backfill window: `Some` of where to
-    /// start instead (before the window's first event; `None` inside when every event is older).
+    /// When the cursor is outdated: `Some` of where to start instead. That is when the first event
+    /// after `cursor` is older than the backfill window (start before the window's first event;
+    /// `None` inside when every event is older), or when the events just after `cursor` are no
+    /// longer stored — the janitor deleted them once they left the window — and the first one kept
+    /// is inside it (start just before that oldest event kept).
     async fn outdated(&self, cursor: u64) -> Result<Option<Option<u64>>, StreamError> {
         let Some(cutoff) = window_start(self.shared.config.backfill_window) else {
             return Ok(None);
@@ -89,18 +89,30 @@ impl Subscription {
                 let first = self.shared.first_since(&cutoff).await?;
                 Ok(Some(first.map(|seq| seq.saturating_sub(1))))
             }
+            Some((next, _))
+                if next > cursor.saturating_add(1) && self.trimmed_before(next).await? =>
+            {
+                Ok(Some(Some(next.saturating_sub(1))))
+            }
             _ => Ok(None),
         }
+    }
+
+    /// Whether `seq`, found after a gap, is the oldest event stored: the events before it were
+    /// deleted from the start of the table (by the janitor, or with the oldest accounts), so a
+    /// subscriber reading up to the gap may have missed some.
+    async fn trimmed_before(&self, seq: u64) -> Result<bool, StreamError> {
+        Ok(seq <= self.shared.first_seq().await?)
     }
 
     /// The next frame: the `#info` frame if there is one, then the replayed events, then the live
     /// ones, waiting for them. An error ends the stream: [`StreamError::ConsumerTooSlow`] when the
     /// queue overflowed, [`StreamError::ShuttingDown`] when the node stops.
     pub async fn next(&mut self) -> Result<Bytes, StreamError> {
-        if let Some(info) = self.info.take() {
-            return Ok(info);
-        }
         loop {
+            if let Some(info) = self.info.take() {
+                return Ok(info);
+            }
             if self.live {
                 let (seq, frame) = self.outbox.pop().await.map_err(closed_error)?;
                 if seq <= self.sent_up_to {
@@ -127,7 +139,15 @@ impl Subscription {
         }
         let known_tail = self.known_tail.take();
         let page = self.shared.read_page(self.read_up_to).await?;
-        if let Some(last) = page.last() {
+        if let (Some(first), Some(last)) = (page.first(), page.last()) {
+            // Events this replay was about to read were deleted under it (they left the backfill
+            // window): it goes on from the oldest one kept, and says so first, as a subscriber whose
+            // cursor was outdated from the start is told.
+            if first.seq > self.read_up_to.saturating_add(1)
+                && self.trimmed_before(first.seq).await?
+            {
+                self.info = Some(outdated_cursor());
+            }
             self.read_up_to = last.seq;
             self.pending.extend(frames(&page));
             return Ok(());
@@ -157,6 +177,14 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.shared.leave(self.id);
     }
+}
+
+/// The `#info` `OutdatedCursor` frame: events the subscriber asked for are gone.
+fn outdated_cursor() -> Bytes {
+    Bytes::from(encode_info_frame(
+        "OutdatedCursor",
+        Some("Requested cursor exceeded limit. Possibly missing events"),
+    ))
 }
 
 fn closed_error(why: Closed) -> StreamError {

@@ -198,3 +198,77 @@ async fn a_future_cursor_and_a_stopped_sequencer_are_refused() {
         Err(StreamError::ShuttingDown)
     ));
 }
+
+/// Whether a frame is the `#info` `OutdatedCursor` message.
+fn is_outdated_cursor(frame: &Bytes) -> bool {
+    let cut = (1..frame.len())
+        .find(|&cut| cbor::decode(&frame[..cut]).is_ok())
+        .unwrap();
+    let header = cbor::decode(&frame[..cut]).unwrap();
+    let body = cbor::decode(&frame[cut..]).unwrap();
+    let field = |value: &ipld_core::ipld::Ipld, key: &str| match value {
+        ipld_core::ipld::Ipld::Map(map) => map.get(key).cloned(),
+        _ => None,
+    };
+    field(&header, "t") == Some(ipld_core::ipld::Ipld::String("#info".into()))
+        && field(&body, "name") == Some(ipld_core::ipld::Ipld::String("OutdatedCursor".into()))
+}
+
+async fn next_frame(subscription: &mut Subscription) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(30), subscription.next())
+        .await
+        .expect("a frame in time")
+        .expect("a frame")
+}
+
+#[tokio::test]
+async fn events_expired_under_a_replaying_subscriber_are_announced_then_it_goes_on() {
+    let f = fixture().await;
+    for _ in 0..250 {
+        append(&f, "did:plc:a").await;
+    }
+    // Inside the window (the events are dated in the future): no #info at the start.
+    let mut replaying = f.sequencer.subscribe(Some(0)).await.unwrap();
+    let first = next_frame(&mut replaying).await;
+    assert!(!is_outdated_cursor(&first));
+    assert_eq!(seq(&first), 1, "the first page is read: 1 to 100");
+    // The janitor deletes every event but the newest (a cutoff after them all).
+    let deleted = events::delete_expired(f.storage.connection(), "2031-01-01T00:00:00.000Z", 1000)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 249);
+    // The page already read is delivered; then the subscriber is told events are gone, and goes
+    // on with the oldest event kept.
+    for expected in 2..=100 {
+        assert_eq!(next(&mut replaying).await, expected);
+    }
+    assert!(is_outdated_cursor(&next_frame(&mut replaying).await));
+    assert_eq!(next(&mut replaying).await, 250);
+    // It is live now: the next event arrives once written.
+    let more = append(&f, "did:plc:a").await;
+    f.sequencer.wake();
+    assert_eq!(next(&mut replaying).await, more);
+}
+
+#[tokio::test]
+async fn a_cursor_before_the_events_kept_is_told_outdated_even_inside_the_window() {
+    let f = fixture().await;
+    for _ in 0..5 {
+        append(&f, "did:plc:a").await;
+    }
+    f.storage
+        .connection()
+        .execute("DELETE FROM event WHERE seq <= 3", ())
+        .await
+        .unwrap();
+    for cursor in [0, 1, 2] {
+        let mut s = f.sequencer.subscribe(Some(cursor)).await.unwrap();
+        assert!(is_outdated_cursor(&next_frame(&mut s).await), "{cursor}");
+        assert_eq!(next(&mut s).await, 4);
+    }
+    // A cursor at the edge of what is kept, or inside it, missed nothing.
+    let mut s = f.sequencer.subscribe(Some(3)).await.unwrap();
+    assert_eq!(next(&mut s).await, 4);
+    let mut s = f.sequencer.subscribe(Some(4)).await.unwrap();
+    assert_eq!(next(&mut s).await, 5);
+}

@@ -205,10 +205,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            xrpc::sync::subscribe_repos::wake_after_procedures,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             cors_and_dpop_nonce,
         ))
         .with_state(state)

@@ -210,6 +210,32 @@ pub async fn first_since(conn: &Connection, time: &str) -> Result<Option<u64>, S
     }
 }
 
+/// Deletes up to `limit` (at most [`super::MAX_DELETE_BATCH`]) events sequenced before `cutoff` (an
+/// atproto datetime, as events carry it), oldest first, and returns how many. The newest event is
+/// always kept, however old: the table's `MAX(seq)` is where subscribers without a cursor start and
+/// what a cursor is checked against, so an emptied table would turn every cursor into a
+/// `FutureCursor` (numbers are not reused either way: `AUTOINCREMENT` remembers the largest one
+/// ever given). Idempotent: nodes sharing the database may run it at the same time.
+pub async fn delete_expired(
+    conn: &Connection,
+    cutoff: &str,
+    limit: usize,
+) -> Result<u64, StorageError> {
+    let limit = limit.min(super::MAX_DELETE_BATCH) as u64;
+    // The inner select walks the `event_time` index from its oldest entry and stops after `limit`
+    // rows or at the cutoff, so a batch never reads the events inside the window.
+    Ok(conn
+        .execute(
+            "DELETE FROM event WHERE seq IN (
+                 SELECT seq FROM event
+                 WHERE time < ?1 AND seq < (SELECT MAX(seq) FROM event)
+                 LIMIT ?2
+             )",
+            (cutoff, limit),
+        )
+        .await?)
+}
+
 /// The newest sequence number, or `None` when no event was ever appended.
 pub async fn last_seq(conn: &Connection) -> Result<Option<u64>, StorageError> {
     single_seq(conn, "SELECT MAX(seq) FROM event").await
@@ -361,6 +387,89 @@ mod tests {
                 Err(StorageError::Corrupt(_))
             ));
         }
+    }
+
+    async fn table() -> (tempfile::TempDir, crate::storage::Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = crate::storage::Storage::open_local(&dir.path().join("db"))
+            .await
+            .unwrap();
+        (dir, storage)
+    }
+
+    async fn push(conn: &Connection, time: &str) -> u64 {
+        let payload = account_event("did:plc:a", true, None, time);
+        append(conn, "did:plc:a", EventKind::Account, time, &payload)
+            .await
+            .unwrap()
+    }
+
+    async fn seqs(conn: &Connection) -> Vec<u64> {
+        read_after(conn, 0, MAX_READ)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    }
+
+    const OLD: &str = "2020-01-01T00:00:00.000Z";
+    const CUTOFF: &str = "2025-01-01T00:00:00.000Z";
+    const NEW: &str = "2025-01-01T00:00:00.001Z";
+
+    #[tokio::test]
+    async fn events_before_the_cutoff_go_in_batches_those_after_stay() {
+        let (_dir, storage) = table().await;
+        let conn = storage.connection();
+        // A node with a clock behind the others may sequence an older time after a newer one.
+        for time in [OLD, OLD, CUTOFF, OLD, NEW] {
+            push(conn, time).await;
+        }
+        assert_eq!(delete_expired(conn, CUTOFF, 2).await.unwrap(), 2);
+        assert_eq!(delete_expired(conn, CUTOFF, 2).await.unwrap(), 1);
+        assert_eq!(delete_expired(conn, CUTOFF, 2).await.unwrap(), 0);
+        assert_eq!(seqs(conn).await, [3, 5]);
+    }
+
+    #[tokio::test]
+    async fn the_newest_event_stays_and_the_sequence_goes_on() {
+        let (_dir, storage) = table().await;
+        let conn = storage.connection();
+        for _ in 0..3 {
+            push(conn, OLD).await;
+        }
+        assert_eq!(delete_expired(conn, CUTOFF, 1000).await.unwrap(), 2);
+        assert_eq!(delete_expired(conn, CUTOFF, 1000).await.unwrap(), 0);
+        assert_eq!(seqs(conn).await, [3]);
+        assert_eq!(last_seq(conn).await.unwrap(), Some(3));
+        assert_eq!(first_seq(conn).await.unwrap(), Some(3));
+        assert_eq!(push(conn, NEW).await, 4);
+        // Even with the newest deleted some other way, AUTOINCREMENT never gives a number again.
+        conn.execute("DELETE FROM event", ()).await.unwrap();
+        assert_eq!(push(conn, NEW).await, 5);
+        // An empty table is nothing to delete.
+        conn.execute("DELETE FROM event", ()).await.unwrap();
+        assert_eq!(delete_expired(conn, CUTOFF, 1000).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_walks_the_time_index_not_the_table() {
+        let (_dir, storage) = table().await;
+        let mut rows = storage
+            .connection()
+            .query(
+                "EXPLAIN QUERY PLAN SELECT seq FROM event
+                 WHERE time < ?1 AND seq < (SELECT MAX(seq) FROM event) LIMIT ?2",
+                (CUTOFF, 10),
+            )
+            .await
+            .unwrap();
+        let mut plan = String::new();
+        while let Some(row) = rows.next().await.unwrap() {
+            plan.push_str(&row.get::<String>(3).unwrap());
+            plan.push('\n');
+        }
+        assert!(plan.contains("USING COVERING INDEX event_time"), "{plan}");
     }
 
     #[test]

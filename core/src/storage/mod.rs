@@ -14,6 +14,7 @@ mod accounts;
 pub mod blobs;
 mod blocks;
 mod error;
+pub mod event_signal;
 pub mod events;
 mod migrations;
 pub mod oauth_store;
@@ -34,10 +35,15 @@ pub use accounts::{
 pub use blobs::{BlobStore, MissingBlob, PendingUpload, StoredBlob};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
+pub use event_signal::EventSignal;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
 pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
 pub use sealing::{SealingError, SealingKey};
+
+/// The most rows one `delete_expired` statement of a store removes, so that it holds the database's
+/// write lock only briefly (callers loop, pausing between batches).
+pub const MAX_DELETE_BATCH: usize = 1000;
 
 /// How long a statement waits for another connection's write lock before failing with `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);

@@ -445,6 +445,31 @@ impl OAuthStore {
         Ok(changed == 1)
     }
 
+    /// Deletes up to `limit` rows (at most [`super::MAX_DELETE_BATCH`]) that are over at `now`:
+    /// replay records, pushed requests and their codes past their expiry, and sessions that have
+    /// ended; returns how many. Fewer than `limit` means none is left. Each statement is one
+    /// bounded `DELETE`, so several nodes may run it at once.
+    pub async fn delete_expired(&self, now: i64, limit: usize) -> Result<u64, StorageError> {
+        let limit = limit.min(super::MAX_DELETE_BATCH) as u64;
+        let mut deleted = 0u64;
+        for sql in [
+            "DELETE FROM oauth_replay WHERE key IN (
+                 SELECT key FROM oauth_replay WHERE expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM oauth_request WHERE id IN (
+                 SELECT id FROM oauth_request WHERE expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM oauth_session WHERE id IN (
+                 SELECT id FROM oauth_session
+                 WHERE expires_at <= ?1 OR refresh_expires_at <= ?1 LIMIT ?2)",
+        ] {
+            let room = limit - deleted;
+            if room == 0 {
+                break;
+            }
+            deleted += self.conn.execute(sql, params![now, room]).await?;
+        }
+        Ok(deleted)
+    }
+
     /// Deletes expired replay records, requests, and ended sessions.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StorageError> {
         self.conn
@@ -531,6 +556,79 @@ mod tests {
             .approve_request("r2", "dev", "did:plc:a", "c", 3000, 1000)
             .await
             .unwrap());
+    }
+
+    fn session(id: &str, expires_at: i64, refresh_expires_at: i64) -> OAuthSessionRow {
+        OAuthSessionRow {
+            id: id.into(),
+            did: "did:plc:a".into(),
+            client_id: "http://localhost".into(),
+            client_auth: "{}".into(),
+            dpop_jkt: "jkt".into(),
+            scope: "atproto".into(),
+            code: format!("code-{id}"),
+            refresh_hash: id.as_bytes().to_vec(),
+            token_id: format!("token-{id}"),
+            device_id: None,
+            user_agent: None,
+            created_at: 0,
+            updated_at: 0,
+            refresh_expires_at,
+            expires_at,
+        }
+    }
+
+    async fn ids(store: &OAuthStore, table: &str, column: &str) -> Vec<String> {
+        let sql = format!("SELECT {column} FROM {table} ORDER BY {column}");
+        let mut rows = store.conn.query(&sql, ()).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.unwrap() {
+            out.push(row.get::<String>(0).unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn delete_expired_takes_what_is_over_and_leaves_the_rest() {
+        let (_d, storage, store) = store().await;
+        storage
+            .connection()
+            .execute(
+                "INSERT INTO account (did, handle, created_at) VALUES ('did:plc:a', 'a.test', 0)",
+                (),
+            )
+            .await
+            .unwrap();
+        let now = 1000;
+        for (id, expires_at) in [("gone", now), ("older", now - 1), ("kept", now + 1)] {
+            store
+                .insert_request(&OAuthRequestRow {
+                    expires_at,
+                    ..request(id)
+                })
+                .await
+                .unwrap();
+            store.record_unique(id, expires_at, 0).await.unwrap();
+        }
+        for (id, expires_at, refresh_expires_at) in [
+            ("ended", now, now + 100),
+            ("idle", now + 100, now - 5),
+            ("live", now + 100, now + 1),
+        ] {
+            store
+                .insert_session(&session(id, expires_at, refresh_expires_at))
+                .await
+                .unwrap();
+        }
+        // Six rows are over; a limit of 4 takes four, the next call the other two.
+        assert_eq!(store.delete_expired(now, 4).await.unwrap(), 4);
+        assert_eq!(store.delete_expired(now, 4).await.unwrap(), 2);
+        assert_eq!(store.delete_expired(now, 4).await.unwrap(), 0);
+        assert_eq!(ids(&store, "oauth_request", "id").await, ["kept"]);
+        assert_eq!(ids(&store, "oauth_replay", "key").await, ["kept"]);
+        assert_eq!(ids(&store, "oauth_session", "id").await, ["live"]);
+        // A code that is still live is still usable; a deleted one is not.
+        assert!(!store.record_unique("kept", now + 10, now).await.unwrap());
     }
 
     #[tokio::test]

@@ -62,6 +62,8 @@ pub struct RepoStore {
     queue: group::Queue,
     /// Recently stored and read blocks ([`DEFAULT_CACHE_BYTES`]).
     cache: cache::BlockCache,
+    /// Told when a write that may have appended events is over (after its transaction).
+    signal: super::EventSignal,
 }
 
 /// A stored commit.
@@ -114,7 +116,14 @@ impl RepoStore {
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             queue: group::Queue::default(),
             cache: cache::BlockCache::new(DEFAULT_CACHE_BYTES),
+            signal: super::EventSignal::default(),
         }
+    }
+
+    /// This store, telling `signal` after each of its writes (its events are committed then).
+    pub fn with_event_signal(mut self, signal: super::EventSignal) -> RepoStore {
+        self.signal = signal;
+        self
     }
 
     /// The account's current head, or `None` when it has no repository.
@@ -148,6 +157,7 @@ impl RepoStore {
         key: &Keypair,
         announce: Announce<'_>,
     ) -> Result<CommitResult, WriteError> {
+        let _signal = self.signal.on_drop();
         let _writer = self.write_lock.lock().await;
         let prepared = genesis(did, key).await?;
         let (before, after) = match announce {
@@ -189,6 +199,7 @@ impl RepoStore {
     /// events, and appends `#account` (inactive, `deleted`), all in one transaction, as the reference
     /// PDS does when an account is deleted. Returns that event's sequence number.
     pub async fn delete_repo(&self, did: &Did) -> Result<u64, StorageError> {
+        let _signal = self.signal.on_drop();
         let _writer = self.write_lock.lock().await;
         let _connection = self.lock.lock().await;
         let tx = self
@@ -236,6 +247,7 @@ impl RepoStore {
         ops: &[WriteOp],
         swap_commit: Option<Cid>,
     ) -> Result<CommitResult, WriteError> {
+        let _signal = self.signal.on_drop();
         self.write_grouped(did, key, ops, swap_commit).await
     }
 

@@ -82,6 +82,29 @@ impl AccountStore {
     }
 }
 
+impl AccountStore {
+    /// Deletes up to `limit` (at most [`crate::storage::MAX_DELETE_BATCH`]) codes issued before
+    /// `not_before` — codes [`AccountStore::take_email_token`] would only answer `Expired` to — and
+    /// returns how many. (A used code is deleted as it is used.) Idempotent; fewer than `limit`
+    /// means none is left.
+    pub async fn delete_expired_email_tokens(
+        &self,
+        not_before: i64,
+        limit: usize,
+    ) -> Result<u64, crate::storage::StorageError> {
+        let limit = limit.min(crate::storage::MAX_DELETE_BATCH) as u64;
+        let _serialised = self.write_lock.lock().await;
+        Ok(self
+            .conn
+            .execute(
+                "DELETE FROM email_token WHERE (did, purpose) IN (
+                     SELECT did, purpose FROM email_token WHERE requested_at < ?1 LIMIT ?2)",
+                (not_before, limit),
+            )
+            .await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +141,30 @@ mod tests {
             .unwrap();
         assert_eq!(take("EEEEE-FFFFF", 301).await, TokenCheck::Expired);
         assert_eq!(take("EEEEE-FFFFF", 0).await, TokenCheck::Invalid);
+    }
+
+    #[tokio::test]
+    async fn only_codes_issued_before_the_line_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open_local(&dir.path().join("db")).await.unwrap();
+        let store = AccountStore::new(
+            storage.connect().await.unwrap(),
+            crate::storage::sealing::SealingKey::generate(),
+        );
+        let purpose = TokenPurpose::DeleteAccount;
+        for (did, issued) in [("did:plc:a", 99), ("did:plc:b", 50), ("did:plc:c", 100)] {
+            store
+                .put_email_token(did, purpose, "CODE", issued)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.delete_expired_email_tokens(100, 1).await.unwrap(), 1);
+        assert_eq!(store.delete_expired_email_tokens(100, 10).await.unwrap(), 1);
+        assert_eq!(store.delete_expired_email_tokens(100, 10).await.unwrap(), 0);
+        // The code issued at the line still works; the others are gone.
+        let take = |did: &'static str| store.take_email_token(did, purpose, "CODE", 0);
+        assert_eq!(take("did:plc:c").await.unwrap(), TokenCheck::Accepted);
+        assert_eq!(take("did:plc:a").await.unwrap(), TokenCheck::Invalid);
+        assert_eq!(take("did:plc:b").await.unwrap(), TokenCheck::Invalid);
     }
 }

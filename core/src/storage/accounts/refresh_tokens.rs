@@ -152,6 +152,27 @@ impl AccountStore {
         Ok(deleted > 0)
     }
 
+    /// Deletes up to `limit` (at most [`crate::storage::MAX_DELETE_BATCH`]) refresh tokens that
+    /// expired at or before `now` — a used token past its grace period included, since its use
+    /// shortened its expiry — and returns how many. Idempotent; fewer than `limit` means none is
+    /// left.
+    pub async fn delete_expired_refresh_tokens(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<u64, StorageError> {
+        let limit = limit.min(crate::storage::MAX_DELETE_BATCH) as u64;
+        let _serialised = self.write_lock.lock().await;
+        Ok(self
+            .conn
+            .execute(
+                "DELETE FROM refresh_token WHERE jti IN (
+                     SELECT jti FROM refresh_token WHERE expires_at <= ?1 LIMIT ?2)",
+                (now, limit),
+            )
+            .await?)
+    }
+
     /// Revokes every refresh token of the account; returns how many there were.
     pub async fn delete_refresh_tokens_of(&self, did: &str) -> Result<u64, StorageError> {
         let _serialised = self.write_lock.lock().await;
@@ -253,4 +274,81 @@ async fn insert_next(
     )
     .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    fn token(jti: &str, expires_at: i64) -> RefreshTokenRow {
+        RefreshTokenRow {
+            jti: jti.into(),
+            did: "did:plc:a".into(),
+            app_password_name: None,
+            expires_at,
+            next_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_and_used_tokens_past_their_grace_are_deleted_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open_local(&dir.path().join("db")).await.unwrap();
+        storage
+            .connection()
+            .execute(
+                "INSERT INTO account (did, handle, created_at) VALUES ('did:plc:a', 'a.test', 0)",
+                (),
+            )
+            .await
+            .unwrap();
+        let store = AccountStore::new(
+            storage.connect().await.unwrap(),
+            crate::storage::sealing::SealingKey::generate(),
+        );
+        let now = 1000;
+        for (jti, expires_at) in [
+            ("old", now - 10),
+            ("edge", now),
+            ("live", now + 1),
+            ("used", 5000),
+        ] {
+            store
+                .insert_refresh_token(&token(jti, expires_at))
+                .await
+                .unwrap();
+        }
+        // Used with a 60 s grace at now - 100: it expires at now - 40, its successor lives on.
+        let rotated = store
+            .rotate_refresh_token("used", "next", now + 500, now - 100, 60)
+            .await
+            .unwrap();
+        assert!(rotated.is_some());
+        assert_eq!(
+            store.delete_expired_refresh_tokens(now, 2).await.unwrap(),
+            2
+        );
+        assert_eq!(
+            store.delete_expired_refresh_tokens(now, 2).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            store.delete_expired_refresh_tokens(now, 2).await.unwrap(),
+            0
+        );
+        for (jti, kept) in [
+            ("old", false),
+            ("edge", false),
+            ("used", false),
+            ("live", true),
+            ("next", true),
+        ] {
+            assert_eq!(
+                store.refresh_token(jti).await.unwrap().is_some(),
+                kept,
+                "{jti}"
+            );
+        }
+    }
 }

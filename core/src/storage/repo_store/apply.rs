@@ -41,6 +41,7 @@ impl RepoStore {
     /// Stores `prepared` in one transaction if the head is still the one it was built on, and
     /// returns the sequence number of its `#commit` event.
     pub async fn apply(&self, prepared: &PreparedCommit) -> Result<u64, ApplyError> {
+        let _signal = self.signal.on_drop();
         self.apply_with(
             prepared,
             Announcements {

@@ -37,6 +37,7 @@ async fn announce(state: &AppState, did: &str, active: bool) -> Result<(), XrpcE
         &payload,
     )
     .await?;
+    state.sequencer.wake();
     Ok(())
 }
 

@@ -9,9 +9,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -148,21 +146,6 @@ async fn finish(
     if let Ok(Err(err)) = tokio::time::timeout(CLOSE_TIMEOUT, closing).await {
         log::debug!("firehose: closing a stream failed: {err}");
     }
-}
-
-/// Middleware: after every POST (the XRPC procedures, which are what commits), wakes the firehose so
-/// live subscribers get the new events at once rather than at the next poll.
-pub async fn wake_after_procedures(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let procedure = request.method() == Method::POST;
-    let response = next.run(request).await;
-    if procedure {
-        state.sequencer.wake();
-    }
-    response
 }
 
 #[cfg(test)]
