@@ -2,10 +2,12 @@
 //! timeout, a redirect limit and a hard cap on the size of every response body. For URLs the node
 //! did not choose (handles' well-known files, `did:web` documents) it is built with an
 //! [`AddressPolicy`] that lets it connect to public addresses only (loopback too in development
-//! mode), checked on every resolved address and every redirect hop (see [`crate::net`]). TLS is rustls with
-//! the ring provider and the Mozilla root certificates compiled in, so it behaves the same on every
-//! platform (no OpenSSL, no system store to initialise on Android). Plain http is refused — for the
-//! first request and for every redirect — unless the client is built for development mode.
+//! mode), checked on every resolved address and every redirect hop (see [`crate::net`]).
+//!
+//! TLS is rustls with the ring provider and the Mozilla root certificates compiled in, so it
+//! behaves the same on every platform (no OpenSSL, no system store to initialise on Android). Plain
+//! http is refused — for the first request and for every redirect — unless the client is built for
+//! development mode.
 //!
 //! [`HttpFetch`] is the seam the PLC client and the resolver call through, so tests (and, later, a
 //! platform HTTP stack) can stand in for [`HttpClient`].
