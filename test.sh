@@ -61,5 +61,16 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] && [ -z "${NGINX_PA
     exit 1
   fi
 fi
+# The handle resolution test runs a real DNS server (dnsmasq); install it when missing.
+if ! command -v dnsmasq >/dev/null && [ ! -x /usr/sbin/dnsmasq ] && [ -z "${DNSMASQ_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dnsmasq-base
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y dnsmasq-base
+  else
+    echo "dnsmasq not found: install it (apt-get install dnsmasq-base) or set DNSMASQ_PATH" >&2
+    exit 1
+  fi
+fi
 cargo build -p pocketpds --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

@@ -90,7 +90,9 @@ impl PdsNode {
     }
 
     /// Starts serving: opens (or creates) the database, takes the secrets key from the secret
-    /// store, binds the port. Fails with `AlreadyRunning` on a running node.
+    /// store, binds the port. Fails with `AlreadyRunning` on a running node. Handles hosted
+    /// elsewhere resolve by the HTTPS well-known method only: the phone library has no DNS TXT
+    /// resolver yet (the daemon supplies one).
     pub async fn start(&self) -> Result<NodeInfo, PdsError> {
         let lifecycle = self.lifecycle.clone();
         let status = self.status.clone();

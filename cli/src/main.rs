@@ -2,6 +2,7 @@
 //! `pocketpds-core`; the server itself lives there so the phone bindings start the very same thing.
 
 mod account;
+mod dns;
 mod logger;
 
 use std::path::PathBuf;
@@ -117,6 +118,10 @@ async fn run(command: Command) -> Result<(), String> {
             println!("storage:     {}", config.storage_mode());
             println!("database:    {}", config.database_path().display());
             println!("plc:         {}", config.did_plc_url);
+            match config.dns_resolver {
+                Some(server) => println!("dns:         {server}"),
+                None => println!("dns:         system configuration"),
+            }
             Ok(())
         }
         Command::Account { command } => account::run(config, command).await,
@@ -127,7 +132,11 @@ async fn serve(config: Config) -> Result<(), String> {
     // The handlers are in place before the banner, so a signal sent as soon as the URL is printed
     // stops the node cleanly instead of killing the process.
     let mut signals = StopSignals::install()?;
-    let node = pocketpds_core::node::start(config)
+    let platform = pocketpds_core::node::NodePlatform {
+        dns: dns::HickoryTxt::for_node(config.dns_resolver),
+        ..Default::default()
+    };
+    let node = pocketpds_core::node::start_with(config, platform)
         .await
         .map_err(|e| e.to_string())?;
     println!(

@@ -2,7 +2,7 @@
 //! reference PDS's names where they exist, ours for storage and clustering) and passed down. Nothing
 //! below this module reads the environment.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::storage::SealingKey;
@@ -93,6 +93,9 @@ pub struct Config {
     pub crawlers: Vec<String>,
     /// Development mode (`PDS_DEV_MODE`): plain-http and localhost URLs allowed.
     pub dev_mode: bool,
+    /// The DNS server that handle TXT lookups ask (`PDS_DNS_RESOLVER`, `ip:port`, or an IP for
+    /// port 53); `None` uses the system configuration. Read by hosts that supply DNS (the daemon).
+    pub dns_resolver: Option<SocketAddr>,
     /// Firehose frames queued for one subscriber before it is dropped as too slow
     /// (`PDS_MAX_SUBSCRIPTION_BUFFER`).
     pub max_subscription_buffer: u64,
@@ -190,6 +193,15 @@ impl Config {
             .map(|k| SealingKey::from_hex(&k))
             .transpose()
             .map_err(|e| err("PDS_SECRETS_KEY", e.to_string()))?;
+        let dns_resolver = match var("PDS_DNS_RESOLVER") {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<SocketAddr>()
+                    .or_else(|_| v.trim().parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| err("PDS_DNS_RESOLVER", format!("not ip:port: {v}")))?,
+            ),
+            None => None,
+        };
         if let Some(secret) = var("PDS_DPOP_SECRET") {
             if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(err("PDS_DPOP_SECRET", "must be 64 hex characters"));
@@ -223,6 +235,7 @@ impl Config {
             blob_grace_seconds: number("PDS_BLOB_GRACE_SECONDS", DEFAULT_BLOB_GRACE_SECONDS)?,
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
+            dns_resolver,
             max_subscription_buffer: number(
                 "PDS_MAX_SUBSCRIPTION_BUFFER",
                 DEFAULT_MAX_SUBSCRIPTION_BUFFER,
@@ -319,6 +332,18 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_server_is_an_address_with_port_53_by_default() {
+        assert_eq!(with(&[]).unwrap().dns_resolver, None);
+        let at = |v| with(&[("PDS_DNS_RESOLVER", v)]).unwrap().dns_resolver;
+        assert_eq!(
+            at("127.0.0.1:5353"),
+            Some("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(at("10.0.0.2"), Some("10.0.0.2:53".parse().unwrap()));
+        assert_eq!(at("[::1]:53"), Some("[::1]:53".parse().unwrap()));
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [
             ("PDS_PORT", "eighty"),
@@ -335,6 +360,8 @@ mod tests {
             ("PDS_REPO_BACKFILL_LIMIT_MS", "1d"),
             ("PDS_JANITOR_INTERVAL_SECONDS", "10m"),
             ("PDS_SECRETS_KEY", "00ff"),
+            ("PDS_DNS_RESOLVER", "localhost:53"),
+            ("PDS_DNS_RESOLVER", "127.0.0.1:port"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

@@ -9,6 +9,8 @@
 //!   CAR files and proofs, over a [`repo::BlockStore`].
 //! - [`identity`]: did:plc operations and the PLC directory client, DID documents, did:web and handle
 //!   resolution.
+//! - [`net`]: outbound-network safety (public addresses only, checked redirects) for URLs chosen by
+//!   others.
 //! - [`lexicon`]: the Lexicons of the record types clients write, and the validator of records.
 //! - [`storage`]: libSQL-backed storage.
 //! - [`events`]: the firehose: the sequencer that tails the event table for `subscribeRepos`.
@@ -36,6 +38,7 @@ pub mod http;
 pub mod identity;
 pub mod janitor;
 pub mod lexicon;
+pub mod net;
 pub mod node;
 pub mod oauth;
 pub mod repo;

@@ -1,7 +1,8 @@
 //! Starting and stopping a node: bind the listener, open the storage and build the node's state
 //! ([`open`], which administrative commands also use without serving), serve the router on the tokio
 //! runtime the caller provides (the CLI's, or the small runtime the FFI layer owns) with the
-//! [`Janitor`] beside it, and stop gracefully on request.
+//! [`Janitor`] beside it, and stop gracefully on request. What only the host can supply (a DNS
+//! resolver) comes in a [`NodePlatform`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +17,12 @@ use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
 use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
-use crate::identity::{HttpClient, HttpConfig, PlcClient};
+use crate::identity::{
+    DnsTxtResolver, HandleCache, HandleCacheConfig, HttpClient, HttpConfig, HttpFetch,
+    IdentityResolver, PlcClient,
+};
 use crate::janitor::{Janitor, JanitorConfig, Tables};
+use crate::net::AddressPolicy;
 use crate::storage::sealing::key_file::{self, KeyFileError};
 use crate::storage::sealing::{self, SealingKey};
 use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
@@ -53,6 +58,36 @@ pub enum NodeError {
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
+}
+
+/// The longest a fetch from the open web (a handle's well-known file, a did:web document) may take.
+const WEB_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most redirects followed on the open web (each hop checked, see [`crate::net::redirect`]).
+const WEB_MAX_REDIRECTS: usize = 3;
+
+/// What the host of a node supplies beyond its configuration. Everything is optional.
+#[derive(Clone, Default)]
+pub struct NodePlatform {
+    /// DNS TXT lookups for handle resolution (`_atproto.<handle>`). Without one, handles hosted
+    /// elsewhere resolve by the HTTPS well-known method only.
+    pub dns: Option<Arc<dyn DnsTxtResolver>>,
+    /// The HTTP client for URLs the node did not choose (handles' well-known files, did:web).
+    /// Default: an [`HttpClient`] that connects to public addresses only (loopback too in
+    /// development mode).
+    pub web_http: Option<Arc<dyn HttpFetch>>,
+    /// Firehose settings other than the configuration's (for example a different tailer
+    /// interval). Default: [`SequencerConfig::from_config`].
+    pub firehose: Option<SequencerConfig>,
+}
+
+impl std::fmt::Debug for NodePlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodePlatform")
+            .field("dns", &self.dns.is_some())
+            .field("web_http", &self.web_http.is_some())
+            .field("firehose", &self.firehose)
+            .finish()
+    }
 }
 
 /// A node that is serving.
@@ -99,16 +134,11 @@ impl RunningNode {
 /// Binds the listener, opens the storage and starts serving on the current tokio runtime, with the
 /// janitor.
 pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
-    let firehose = SequencerConfig::from_config(&config);
-    start_with(config, firehose).await
+    start_with(config, NodePlatform::default()).await
 }
 
-/// [`start`] with firehose settings of the caller's (for example a tailer interval other than the
-/// default).
-pub async fn start_with(
-    config: Config,
-    firehose: SequencerConfig,
-) -> Result<RunningNode, NodeError> {
+/// [`start`], with what the host supplies.
+pub async fn start_with(config: Config, platform: NodePlatform) -> Result<RunningNode, NodeError> {
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -116,7 +146,7 @@ pub async fn start_with(
     let local_addr = listener
         .local_addr()
         .map_err(|source| NodeError::Bind { addr, source })?;
-    let state = open_with(config.with_bound_port(local_addr.port()), firehose).await?;
+    let state = open_with(config.with_bound_port(local_addr.port()), platform).await?;
     let janitor = match JanitorConfig::from_config(&state.config) {
         Some(settings) => {
             let tables = Tables {
@@ -152,14 +182,13 @@ pub async fn start_with(
 /// stores, PLC client — without listening: what [`start`] serves, and what administrative commands
 /// (`pocketpds account …`) work on.
 pub async fn open(config: Config) -> Result<http::AppState, NodeError> {
-    let firehose = SequencerConfig::from_config(&config);
-    open_with(config, firehose).await
+    open_with(config, NodePlatform::default()).await
 }
 
-/// [`open`] with firehose settings of the caller's.
+/// [`open`], with what the host supplies.
 pub async fn open_with(
     config: Config,
-    firehose: SequencerConfig,
+    platform: NodePlatform,
 ) -> Result<http::AppState, NodeError> {
     let dir = &config.data_directory;
     std::fs::create_dir_all(dir).map_err(|source| NodeError::DataDirectory {
@@ -189,6 +218,10 @@ pub async fn open_with(
         SessionConfig::new(config.service_did()),
         AccountStore::new(storage.connect().await?, secrets_key.clone()),
     );
+    let firehose = platform
+        .firehose
+        .clone()
+        .unwrap_or_else(|| SequencerConfig::from_config(&config));
     let sequencer = Sequencer::new(storage.connect().await?, firehose);
     // Every commit of the node's repository store wakes the firehose once it is stored, whatever
     // path the write came by.
@@ -226,6 +259,7 @@ pub async fn open_with(
     .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
     let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
+    let identity = identity_resolver(&config, &plc, platform)?;
     let started_at_micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -243,8 +277,38 @@ pub async fn open_with(
         oauth,
         sessions,
         plc,
+        identity,
         plc_rotation_key,
         secrets_key,
         started_at_micros,
     }))
+}
+
+/// The node's resolver of identities hosted elsewhere: the PLC directory for did:plc, the open web
+/// (public addresses only, loopback too in development mode) for handles and did:web, the host's DNS
+/// if it gave one, and a cache of handle answers.
+fn identity_resolver(
+    config: &Config,
+    plc: &PlcClient,
+    platform: NodePlatform,
+) -> Result<IdentityResolver, NodeError> {
+    let web: Arc<dyn HttpFetch> = match platform.web_http {
+        Some(web) => web,
+        None => Arc::new(
+            HttpClient::new(&HttpConfig {
+                allow_plain_http: config.dev_mode,
+                addresses: AddressPolicy::untrusted(config.dev_mode),
+                timeout: WEB_FETCH_TIMEOUT,
+                max_redirects: WEB_MAX_REDIRECTS,
+                ..HttpConfig::default()
+            })
+            .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?,
+        ),
+    };
+    let resolver = IdentityResolver::with_plc(plc.clone(), config.dev_mode, web)
+        .with_handle_cache(HandleCache::new(HandleCacheConfig::default()));
+    Ok(match platform.dns {
+        Some(dns) => resolver.with_dns(dns),
+        None => resolver,
+    })
 }

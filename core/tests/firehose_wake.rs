@@ -28,7 +28,11 @@ async fn start_node(dir: &std::path::Path) -> RunningNode {
         poll_interval: Duration::from_secs(3600),
         ..SequencerConfig::from_config(&config)
     };
-    pocketpds_core::node::start_with(config, firehose)
+    let platform = pocketpds_core::node::NodePlatform {
+        firehose: Some(firehose),
+        ..Default::default()
+    };
+    pocketpds_core::node::start_with(config, platform)
         .await
         .unwrap()
 }

@@ -102,9 +102,9 @@ export async function stopChild(child) {
  * Starts a PLC directory and a PocketPDS node (dev mode, handles under `.test`) in a new temporary
  * data directory. Resolves with their URLs and a `stop()` that ends both processes and removes the
  * directory, and `log()`, the node's log so far. On a failed start everything already started is
- * stopped before the error is thrown.
+ * stopped before the error is thrown. `options.env` adds (or overrides) the node's environment.
  */
-export async function startNode() {
+export async function startNode(options = {}) {
   const bin = nodeBinary()
   const dataDir = await mkdtemp(join(tmpdir(), 'pocketpds-e2e-'))
   const children = []
@@ -134,6 +134,7 @@ export async function startNode() {
           PDS_DEV_MODE: 'true',
           PDS_DID_PLC_URL: plcUrl,
           PDS_DATA_DIRECTORY: join(dataDir, 'data'),
+          ...options.env,
         },
       },
       /^PocketPDS \S+ serving (\S+) \(listening on (http:\/\/\S+)\)$/,

@@ -41,6 +41,9 @@ pub struct NodeState {
     pub sessions: SessionManager,
     /// The PLC directory.
     pub plc: crate::identity::PlcClient,
+    /// DID and handle resolution for identities hosted elsewhere (public addresses only, cached
+    /// handle answers, DNS TXT when the host supplied a resolver).
+    pub identity: crate::identity::IdentityResolver,
     /// The server's PLC rotation key (the environment's, or the cluster's, created once).
     pub plc_rotation_key: crate::crypto::Keypair,
     /// The key sealing the secrets stored in the database.

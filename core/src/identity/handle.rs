@@ -7,6 +7,9 @@
 //! [`DnsTxtResolver`] instead (the platform's resolver on a phone, a resolver crate on a server).
 //! Without one, only the HTTPS method is used. The rules for the answers are implemented here:
 //! records not starting `did=` are ignored, several records naming different DIDs fail.
+//!
+//! Development mode: a `.test` handle (which resolves only then) is fetched over plain http, as no
+//! public certificate authority signs `.test` names; every other handle uses https as always.
 
 use std::sync::Arc;
 
@@ -115,7 +118,7 @@ impl HandleResolver {
     }
 
     async fn well_known(&self, handle: &Handle) -> Result<Did, IdentityError> {
-        let text = format!("https://{}/.well-known/atproto-did", handle.as_str());
+        let text = well_known_url(handle, self.dev_mode);
         let url = Url::parse(&text).map_err(|_| IdentityError::InvalidUrl {
             url: excerpt(&text),
             reason: "not an absolute URL",
@@ -134,6 +137,16 @@ impl HandleResolver {
             }),
         }
     }
+}
+
+/// The well-known URL of `handle`: https, or plain http for a `.test` handle in development mode.
+fn well_known_url(handle: &Handle, dev_mode: bool) -> String {
+    let scheme = if dev_mode && handle.as_str().ends_with(".test") {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{}/.well-known/atproto-did", handle.as_str())
 }
 
 #[cfg(test)]
@@ -192,6 +205,22 @@ mod tests {
         }
         let long = format!("did:plc:{}", "a".repeat(5000));
         assert!(did_from_well_known(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn only_test_handles_in_development_mode_use_plain_http() {
+        assert_eq!(
+            well_known_url(&handle("alice.test"), true),
+            "http://alice.test/.well-known/atproto-did"
+        );
+        assert_eq!(
+            well_known_url(&handle("alice.example.com"), true),
+            "https://alice.example.com/.well-known/atproto-did"
+        );
+        assert_eq!(
+            well_known_url(&handle("alice.test"), false),
+            "https://alice.test/.well-known/atproto-did"
+        );
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! The HTTP client of the identity room: GET and JSON POST with a whole-request timeout, a connect
-//! timeout, a redirect limit and a hard cap on the size of every response body. TLS is rustls with
-//! the ring provider and the Mozilla root certificates compiled in, so it behaves the same on every
-//! platform (no OpenSSL, no system store to initialise on Android). Plain http is refused — for the
-//! first request and for every redirect — unless the client is built for development mode.
+//! timeout, a redirect limit and a hard cap on the size of every response body. For URLs the node
+//! did not choose (handles' well-known files, `did:web` documents) it is built with an
+//! [`AddressPolicy`] that lets it connect to public addresses only (loopback too in development
+//! mode), checked on every resolved address and every redirect hop (see [`crate::net`]).
+//!
+//! TLS is rustls with the ring provider and the Mozilla root certificates compiled in, so it
+//! behaves the same on every platform (no OpenSSL, no system store to initialise on Android). Plain
+//! http is refused — for the first request and for every redirect — unless the client is built for
+//! development mode.
 //!
 //! [`HttpFetch`] is the seam the PLC client and the resolver call through, so tests (and, later, a
 //! platform HTTP stack) can stand in for [`HttpClient`].
 
 use std::error::Error as _;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +23,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::Url;
 
 use super::error::{excerpt, IdentityError};
+use crate::net::{redirect, AddressPolicy, PublicOnlyResolver};
 
 /// A boxed future that can move between threads, as [`HttpFetch`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -34,6 +41,12 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// Development mode: allow plain-http URLs (and redirects to them). Never in production.
     pub allow_plain_http: bool,
+    /// The addresses the client may connect to: [`AddressPolicy::Any`] for services the operator
+    /// configured (the PLC directory), [`AddressPolicy::untrusted`] for everything else.
+    pub addresses: AddressPolicy,
+    /// Names answered with fixed addresses instead of DNS (still under `addresses`); a non-zero
+    /// port replaces the URL's default one. For tests, or an operator pinning a host.
+    pub pinned: Vec<(String, SocketAddr)>,
 }
 
 impl Default for HttpConfig {
@@ -44,6 +57,8 @@ impl Default for HttpConfig {
             max_redirects: 5,
             user_agent: concat!("pocketpds/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_plain_http: false,
+            addresses: AddressPolicy::Any,
+            pinned: Vec::new(),
         }
     }
 }
@@ -98,6 +113,7 @@ pub trait HttpFetch: Send + Sync {
 pub struct HttpClient {
     client: reqwest::Client,
     allow_plain_http: bool,
+    addresses: AddressPolicy,
 }
 
 impl HttpClient {
@@ -111,33 +127,56 @@ impl HttpClient {
             .map_err(|e| IdentityError::ClientSetup(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .https_only(!config.allow_plain_http)
-            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
+            .redirect(redirect::checked(
+                config.max_redirects,
+                config.addresses,
+                config.allow_plain_http,
+            ))
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())
-            .no_proxy()
+            .no_proxy();
+        if config.addresses != AddressPolicy::Any || !config.pinned.is_empty() {
+            let resolver = config.pinned.iter().fold(
+                PublicOnlyResolver::new(config.addresses),
+                |r, (name, addr)| r.with_pinned(name, vec![*addr]),
+            );
+            builder = builder.dns_resolver(resolver);
+        }
+        let client = builder
             .build()
             .map_err(|e| IdentityError::ClientSetup(describe(&e)))?;
         Ok(HttpClient {
             client,
             allow_plain_http: config.allow_plain_http,
+            addresses: config.addresses,
         })
     }
 
     /// Refuses a URL this client must not fetch.
     fn check_url(&self, url: &Url) -> Result<(), IdentityError> {
         match url.scheme() {
-            "https" => Ok(()),
-            "http" if self.allow_plain_http => Ok(()),
-            "http" => Err(IdentityError::InsecureUrl(excerpt(url.as_str()))),
-            _ => Err(IdentityError::InvalidUrl {
-                url: excerpt(url.as_str()),
-                reason: "not http or https",
-            }),
+            "https" => {}
+            "http" if self.allow_plain_http => {}
+            "http" => return Err(IdentityError::InsecureUrl(excerpt(url.as_str()))),
+            _ => {
+                return Err(IdentityError::InvalidUrl {
+                    url: excerpt(url.as_str()),
+                    reason: "not http or https",
+                })
+            }
         }
+        // An IP literal is connected to without resolving, so the resolver cannot check it.
+        if !self.addresses.allows_host(url.host()) {
+            return Err(IdentityError::InvalidUrl {
+                url: excerpt(url.as_str()),
+                reason: "not a public address",
+            });
+        }
+        Ok(())
     }
 
     async fn send(

@@ -3,7 +3,10 @@
 //! handle trustworthy (the handle names the DID, and the DID's document names the handle back).
 //!
 //! Configuration comes in as parameters (the PLC URL, development mode), never from the
-//! environment. Development mode allows `.test` handles and `did:web:localhost` (with a port, over
+//! environment. A node gives the resolver two HTTP clients: the PLC directory's (a service the
+//! operator chose) and one for the open web (handles' well-known files, `did:web`), which connects to
+//! public addresses only ([`IdentityResolver::with_plc`]); handle answers may be cached
+//! ([`IdentityResolver::with_handle_cache`]). Development mode allows `.test` handles and `did:web:localhost` (with a port, over
 //! plain http); the HTTP client decides separately whether plain http is allowed at all.
 
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use reqwest::Url;
 use super::did_doc::{DidDocument, MAX_DID_DOCUMENT_BYTES};
 use super::error::{excerpt, IdentityError};
 use super::handle::{check_resolvable, DnsTxtResolver, HandleResolver};
+use super::handle_cache::HandleCache;
 use super::http::HttpFetch;
 use super::plc_client::PlcClient;
 use crate::syntax::{Did, Handle};
@@ -35,6 +39,7 @@ pub struct IdentityResolver {
     handles: HandleResolver,
     http: Arc<dyn HttpFetch>,
     dev_mode: bool,
+    cache: Option<Arc<HandleCache>>,
 }
 
 impl std::fmt::Debug for IdentityResolver {
@@ -43,6 +48,7 @@ impl std::fmt::Debug for IdentityResolver {
             .field("plc", &self.plc)
             .field("dns", &self.handles.dns.is_some())
             .field("dev_mode", &self.dev_mode)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -56,16 +62,34 @@ impl IdentityResolver {
         dev_mode: bool,
         http: Arc<dyn HttpFetch>,
     ) -> Result<IdentityResolver, IdentityError> {
-        Ok(IdentityResolver {
-            plc: PlcClient::new(plc_url, http.clone())?,
+        Ok(IdentityResolver::with_plc(
+            PlcClient::new(plc_url, http.clone())?,
+            dev_mode,
+            http,
+        ))
+    }
+
+    /// A resolver asking `plc` for did:plc documents and fetching everything else — handles'
+    /// well-known files, did:web documents — through `web`, which should connect to public
+    /// addresses only (an [`super::HttpClient`] built with [`crate::net::AddressPolicy::untrusted`]).
+    pub fn with_plc(plc: PlcClient, dev_mode: bool, web: Arc<dyn HttpFetch>) -> IdentityResolver {
+        IdentityResolver {
+            plc,
             handles: HandleResolver {
-                http: http.clone(),
+                http: web.clone(),
                 dns: None,
                 dev_mode,
             },
-            http,
+            http: web,
             dev_mode,
-        })
+            cache: None,
+        }
+    }
+
+    /// The same resolver, remembering handle answers (and failures) in `cache`.
+    pub fn with_handle_cache(mut self, cache: HandleCache) -> IdentityResolver {
+        self.cache = Some(Arc::new(cache));
+        self
     }
 
     /// The same resolver, resolving handles by DNS TXT records first.
@@ -109,8 +133,19 @@ impl IdentityResolver {
 
     /// The DID `handle` names (DNS TXT first when configured, then HTTPS well-known). One
     /// direction only: use [`IdentityResolver::resolve_handle_verified`] to trust the handle.
+    /// Handles that can never resolve fail at once; other answers come from the cache when one is
+    /// set and holds the handle.
     pub async fn resolve_handle(&self, handle: &Handle) -> Result<Did, IdentityError> {
-        self.handles.resolve(handle).await
+        check_resolvable(handle, self.dev_mode)?;
+        let Some(cache) = &self.cache else {
+            return self.handles.resolve(handle).await;
+        };
+        if let Some(answer) = cache.get(handle) {
+            return answer;
+        }
+        let answer = self.handles.resolve(handle).await;
+        cache.put(handle, &answer);
+        answer
     }
 
     /// Resolves `handle` to a DID and that DID to its document, and checks that the document claims

@@ -3,21 +3,19 @@
 //!
 //! A document URL must be `https://` with a path, no credentials, no fragment and a host name that
 //! is not an IP literal (the reference provider's rules). Its name must resolve only to public
-//! addresses: the resolver given to the HTTP client drops loopback, private, link-local, shared,
-//! multicast and reserved addresses, so a name pointing inside the network (or rebinding to it
-//! between checks) is never connected to. No redirects are followed, the whole fetch has
+//! addresses: the resolver given to the HTTP client ([`crate::net::PublicOnlyResolver`]) drops
+//! loopback, private, link-local, shared, multicast and reserved addresses, so a name pointing
+//! inside the network (or rebinding to it between checks) is never connected to. No redirects are followed, the whole fetch has
 //! [`FETCH_TIMEOUT`], bodies over [`MAX_DOCUMENT_BYTES`] are refused without reading further, and
 //! the content type must be JSON. Validated documents are kept for [`CACHE_TTL`] (at most
 //! [`MAX_CACHED`] clients); failures are not cached.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-
 use super::{parse_jwks, ClientMetadata, LOOPBACK_CLIENT_ORIGIN};
+use crate::net::{AddressPolicy, PublicOnlyResolver};
 use crate::oauth::OAuthError;
 
 /// The longest a document fetch may take.
@@ -54,7 +52,7 @@ impl ClientResolver {
             .connect_timeout(FETCH_TIMEOUT)
             .user_agent(concat!("pocketpds/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
-            .dns_resolver(PublicOnlyResolver)
+            .dns_resolver(PublicOnlyResolver::new(AddressPolicy::PublicOnly))
             .build()
             .map_err(|e| OAuthError::Internal(format!("HTTP client: {e}")))?;
         Ok(ClientResolver {
@@ -178,61 +176,6 @@ pub fn check_document_url(text: &str) -> Result<(), OAuthError> {
     }
 }
 
-/// Whether `ip` is an address on the public internet (not loopback, private, link-local, shared,
-/// documentation, benchmarking, multicast, broadcast, unspecified or reserved).
-pub fn is_public_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_unspecified()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0)
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_ip(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
-        }
-    }
-}
-
-/// The system resolver, keeping only public addresses.
-struct PublicOnlyResolver;
-
-impl Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| is_public_ip(addr.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("{host} does not resolve to a public address").into());
-            }
-            let addrs: Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 fn describe(error: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut text = error.to_string();
@@ -248,33 +191,6 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_and_special_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "2001:db8::1",
-        ] {
-            assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700:4700::1111"] {
-            assert!(is_public_ip(ip.parse().unwrap()), "{ip}");
-        }
-    }
 
     #[test]
     fn document_urls_must_be_https_names_with_a_path() {
