@@ -165,12 +165,17 @@ async fn run() -> Result<(), Error> {
         bytes = check(res).await?.len();
         times.push(started.elapsed());
     }
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        let runs: Vec<String> = times.iter().map(|t| format!("{:.1}", ms(*t))).collect();
+        println!("sync.getRepo runs in order (ms): {}", runs.join(", "));
+    }
     times.sort();
     println!(
-        "sync.getRepo of 10,000 records: {} bytes, min {:.1} ms, median {:.1} ms",
+        "sync.getRepo of 10,000 records: {} bytes, min {:.1} ms, median {:.1} ms, max {:.1} ms",
         bytes,
         ms(times[0]),
-        ms(times[2])
+        ms(times[2]),
+        ms(times[4])
     );
     println!("resident memory after the load: {:.1} MiB", rss_mib(pid)?);
     Ok(())
