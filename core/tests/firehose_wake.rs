@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::firehose::{get, Firehose, Received};
-use common::http::request_with_headers;
+use common::http::procedure;
 use common::node::{local_config, seed_account};
 use ipld_core::ipld::Ipld;
 use pocketpds_core::events::SequencerConfig;
@@ -57,24 +56,6 @@ async fn kinds(relay: &mut Firehose, n: usize) -> Vec<String> {
     out
 }
 
-async fn post_json(addr: SocketAddr, token: &str, method: &str, body: serde_json::Value) -> u16 {
-    let auth = format!("Bearer {token}");
-    let path = format!("/xrpc/{method}");
-    tokio::task::spawn_blocking(move || {
-        let bytes = serde_json::to_vec(&body).unwrap();
-        request_with_headers(
-            addr,
-            "POST",
-            &path,
-            &[("Authorization", &auth)],
-            Some(("application/json", &bytes)),
-        )
-        .status
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_made_without_http_reach_a_live_relay_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +97,7 @@ async fn commits_made_without_http_reach_a_live_relay_at_once() {
     }
 
     // XRPC writes still wake it, without any HTTP middleware: a record, then a status change.
-    let created = post_json(
+    let created = procedure(
         node.local_addr,
         &token,
         "com.atproto.repo.createRecord",
@@ -124,16 +105,16 @@ async fn commits_made_without_http_reach_a_live_relay_at_once() {
             "$type": POST, "text": "over HTTP", "createdAt": "2026-01-01T00:00:00.000Z"}}),
     )
     .await;
-    assert_eq!(created, 200);
+    assert_eq!(created.status, 200);
     assert_eq!(kinds(&mut relay, 1).await, ["#commit"]);
-    let deactivated = post_json(
+    let deactivated = procedure(
         node.local_addr,
         &token,
         "com.atproto.server.deactivateAccount",
         json!({}),
     )
     .await;
-    assert_eq!(deactivated, 200);
+    assert_eq!(deactivated.status, 200);
     match relay.next().await {
         Received::Message { t, body } => {
             assert_eq!(t, "#account");

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::firehose::{get, link, text, verify_commit, Firehose, Received};
-use common::http::{request, request_with_headers, Response};
+use common::http::{procedure, request};
 use common::node::{local_config, seed_account};
 use ipld_core::ipld::Ipld;
 use pocketpds_core::events::Sequencer;
@@ -24,24 +24,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const ALICE: &str = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
 const POST: &str = "app.bsky.feed.post";
-
-/// POSTs `body` to an XRPC procedure as the account of `token`.
-async fn procedure(addr: SocketAddr, token: &str, method: &str, body: Value) -> Response {
-    let auth = format!("Bearer {token}");
-    let path = format!("/xrpc/{method}");
-    tokio::task::spawn_blocking(move || {
-        let bytes = serde_json::to_vec(&body).unwrap();
-        request_with_headers(
-            addr,
-            "POST",
-            &path,
-            &[("Authorization", &auth)],
-            Some(("application/json", &bytes)),
-        )
-    })
-    .await
-    .unwrap()
-}
 
 fn post(text: &str) -> Value {
     json!({"$type": POST, "text": text, "createdAt": "2026-01-01T00:00:00.000Z"})

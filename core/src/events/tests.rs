@@ -72,13 +72,9 @@ async fn next(subscription: &mut Subscription) -> u64 {
     seq(&frame)
 }
 
-#[tokio::test]
-async fn replay_hands_over_to_live_without_gaps_or_repeats() {
-    let f = fixture().await;
-    for _ in 0..5 {
-        append(&f, "did:plc:a").await;
-    }
-    // A live subscriber starts the tailer at the head, 5.
+/// A live subscriber (which starts the tailer at the head), waiting on another task for its first
+/// frame; the task returns that frame's sequence number and the subscription.
+async fn live_subscriber(f: &Fixture) -> tokio::task::JoinHandle<(u64, Subscription)> {
     let mut live = f.sequencer.subscribe(None).await.unwrap();
     let waiting = tokio::spawn(async move {
         let first = next(&mut live).await;
@@ -87,6 +83,17 @@ async fn replay_hands_over_to_live_without_gaps_or_repeats() {
     while f.sequencer.live_count() == 0 {
         tokio::task::yield_now().await;
     }
+    waiting
+}
+
+#[tokio::test]
+async fn replay_hands_over_to_live_without_gaps_or_repeats() {
+    let f = fixture().await;
+    for _ in 0..5 {
+        append(&f, "did:plc:a").await;
+    }
+    // A live subscriber starts the tailer at the head, 5.
+    let waiting = live_subscriber(&f).await;
     // 6 to 8 are written but the tailer is not woken: a subscriber replaying from 2 reads them
     // from the table, then joins the live stream ahead of the tailer.
     for _ in 0..3 {
@@ -120,14 +127,7 @@ async fn events_deleted_under_a_replaying_subscriber_do_not_stall_it() {
     for _ in 0..3 {
         append(&f, "did:plc:a").await;
     }
-    let mut live = f.sequencer.subscribe(None).await.unwrap();
-    let waiting = tokio::spawn(async move {
-        let first = next(&mut live).await;
-        (first, live)
-    });
-    while f.sequencer.live_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let waiting = live_subscriber(&f).await;
     // The tailer hands out 4 and 5 (by did:plc:b); then b's events are deleted, as deleting an
     // account does, while a subscriber is about to replay from 3.
     let mut replaying = f.sequencer.subscribe(Some(3)).await.unwrap();

@@ -548,7 +548,6 @@ impl AccountStore {
     /// transaction. Returns whether it existed. (Its repository lives in other tables.)
     pub async fn delete_account(&self, did: &str) -> Result<bool, AccountsError> {
         let _serialised = self.write_lock.lock().await;
-        self.opened_keys().remove(did);
         let tx = self.begin().await?;
         let result = async {
             for table in ["refresh_token", "app_password", "account_key"] {
@@ -561,7 +560,10 @@ impl AccountStore {
             Ok(deleted > 0)
         }
         .await;
-        finish(tx, result).await
+        let outcome = finish(tx, result).await;
+        // After the transaction: a key opened meanwhile (before the delete was decided) goes too.
+        self.opened_keys().remove(did);
+        outcome
     }
 
     /// Starts a `BEGIN IMMEDIATE` transaction: it takes the write lock at once, so its reads and

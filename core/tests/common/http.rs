@@ -129,3 +129,27 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[start + size + 2..];
     }
 }
+
+/// POSTs `body` as JSON to the XRPC procedure `method` as the account of the session `token`, from
+/// a blocking thread (for async tests).
+pub async fn procedure(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    body: serde_json::Value,
+) -> Response {
+    let auth = format!("Bearer {token}");
+    let path = format!("/xrpc/{method}");
+    tokio::task::spawn_blocking(move || {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        request_with_headers(
+            addr,
+            "POST",
+            &path,
+            &[("Authorization", &auth)],
+            Some(("application/json", &bytes)),
+        )
+    })
+    .await
+    .unwrap()
+}
