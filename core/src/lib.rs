@@ -22,8 +22,8 @@
 //!   collection of temporary ones.
 //! - [`oauth`]: the OAuth authorization server (PAR, authorize and consent, token, revoke) and the
 //!   DPoP checks of the resource server, built so that every node of a cluster verifies every request.
-//! - [`config`], [`node`], [`http`], [`xrpc`]: the server: configuration, start/stop, routing and
-//!   errors, and the XRPC handlers.
+//! - [`config`], [`node`], [`routes`], [`xrpc`], [`http`]: the server: configuration, start/stop, the
+//!   router, the XRPC handlers, and the pieces handlers share (state, errors, auth, bodies).
 //! - [`admin`]: node administration without HTTP (accounts, status, sync), for the daemon's commands
 //!   and the phone bindings.
 #![warn(missing_docs)]
@@ -42,6 +42,7 @@ pub mod net;
 pub mod node;
 pub mod oauth;
 pub mod repo;
+pub mod routes;
 pub mod storage;
 pub mod syntax;
 pub mod xrpc;

@@ -159,7 +159,7 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         }
         None => None,
     };
-    let app = http::router(state.clone());
+    let app = crate::routes::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
