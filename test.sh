@@ -54,5 +54,18 @@ fi
 if ! command -v dnsmasq >/dev/null && [ ! -x /usr/sbin/dnsmasq ] && [ -z "${DNSMASQ_PATH:-}" ]; then
   install_packages dnsmasq-base
 fi
+# The replica link tests cut and slow a node's link to its primary with Toxiproxy (this kernel has
+# no netem); its server comes from the Go module proxy.
+if [ -z "${TOXIPROXY_BIN:-}" ]; then
+  TOXIPROXY_BIN="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin/server"
+  if [ ! -x "$TOXIPROXY_BIN" ]; then
+    if command -v go >/dev/null; then
+      GOBIN="$(dirname "$TOXIPROXY_BIN")" go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
+    else
+      echo "go not found: the Toxiproxy server cannot be installed" >&2
+    fi
+  fi
+  export TOXIPROXY_BIN
+fi
 cargo build -p pocketpds --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

@@ -50,6 +50,13 @@ pub enum PdsError {
         /// The explanation.
         reason: String,
     },
+    /// The cluster's primary database is unreachable, rejected the node's token, or now holds
+    /// another database; the reason says which. Reads keep working from the replica.
+    #[error("primary database: {reason}")]
+    Primary {
+        /// Why.
+        reason: String,
+    },
     /// The database failed.
     #[error("storage: {reason}")]
     Storage {
@@ -106,6 +113,9 @@ impl From<StorageError> for PdsError {
             StorageError::Sealing(sealing) => PdsError::SecretStore {
                 reason: sealing.to_string(),
             },
+            StorageError::PrimaryUnavailable(reason) | StorageError::PrimaryReplaced(reason) => {
+                PdsError::Primary { reason }
+            }
             other => PdsError::Storage {
                 reason: other.to_string(),
             },

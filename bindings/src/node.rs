@@ -228,6 +228,20 @@ impl PdsNode {
         .await
     }
 
+    /// Tells the node whether the app is in the background: a replica stops its periodic syncs
+    /// while it is (no timer wakes the device) and syncs at once when it comes back. Writes still
+    /// reach the primary. Does nothing when the node is not running.
+    pub async fn set_background(&self, background: bool) -> Result<(), PdsError> {
+        let lifecycle = self.lifecycle.clone();
+        guard::spawn(&self.handle, "set_background", async move {
+            if let Ok(state) = running_state(&lifecycle, "set_background").await {
+                admin::set_background(&state, background);
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Sets the listener of status changes and log lines (`None` removes it). The new listener
     /// first hears the current status.
     pub fn set_listener(&self, listener: Option<Arc<dyn NodeListener>>) -> Result<(), PdsError> {

@@ -71,7 +71,7 @@ impl From<AccountSummary> for AccountInfo {
 /// What `sync_now` did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {
-    /// `local` or `replica`.
+    /// `local`, `replica` or `remote`.
     pub storage_mode: String,
     /// Whether anything was synced (never for a local node: its file is the database).
     pub synced: bool,
@@ -96,7 +96,7 @@ pub struct NodeReport {
     pub node_id: String,
     /// The public URL.
     pub public_url: String,
-    /// `local` or `replica`.
+    /// `local`, `replica` or `remote`.
     pub storage_mode: String,
     /// The database's schema version.
     pub schema_version: u32,
@@ -104,6 +104,33 @@ pub struct NodeReport {
     pub accounts: u64,
     /// When the node started, in milliseconds since the epoch.
     pub started_at_ms: i64,
+    /// The primary database's URL (`None` for a local node).
+    pub primary_url: Option<String>,
+    /// Whether the last call to the primary succeeded (always true for a local node).
+    pub primary_reachable: bool,
+    /// Why the last call to the primary failed, if it did.
+    pub last_error: Option<String>,
+    /// The replica's replication position (the primary's frame it has applied).
+    pub replication_position: Option<u64>,
+    /// Milliseconds since the replica last caught up with the primary.
+    pub lag_ms: Option<u64>,
+    /// Whether periodic syncs are paused (the app said it is in the background).
+    pub sync_paused: bool,
+    /// The nodes of the cluster, most recently seen first.
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// A node of the cluster, as the shared registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClusterNode {
+    /// Its id (`PDS_NODE_ID`).
+    pub id: String,
+    /// Its public URL.
+    pub public_url: String,
+    /// Its storage mode.
+    pub mode: String,
+    /// When it last recorded itself, in seconds since the epoch.
+    pub last_seen: i64,
 }
 
 impl From<NodeStatusReport> for NodeReport {
@@ -115,6 +142,22 @@ impl From<NodeStatusReport> for NodeReport {
             schema_version: r.schema_version,
             accounts: r.accounts,
             started_at_ms: r.started_at_micros / 1000,
+            primary_url: r.replication.primary,
+            primary_reachable: r.replication.reachable,
+            last_error: r.replication.last_error,
+            replication_position: r.replication.position,
+            lag_ms: r.replication.lag_ms,
+            sync_paused: r.replication.paused,
+            nodes: r
+                .nodes
+                .into_iter()
+                .map(|n| ClusterNode {
+                    id: n.id,
+                    public_url: n.public_url,
+                    mode: n.mode,
+                    last_seen: n.last_seen,
+                })
+                .collect(),
         }
     }
 }

@@ -6,6 +6,11 @@ struct Stderr;
 
 impl Log for Stderr {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        // libSQL's replication logs every handshake at info and every fetch over a millisecond as
+        // a warning: only its errors are shown unless debugging.
+        if metadata.target().starts_with("libsql") && log::max_level() < LevelFilter::Debug {
+            return metadata.level() <= log::Level::Error;
+        }
         metadata.level() <= log::max_level()
     }
 

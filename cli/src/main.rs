@@ -4,6 +4,7 @@
 mod account;
 mod dns;
 mod logger;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +43,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Print the configuration this environment gives and the state of the local database.
+    /// Print the configuration this environment gives and what the node serving it reports:
+    /// storage mode, primary, replication position and lag, the cluster's nodes.
     Status,
     /// Administer the accounts of the local database (works while a node serves it).
     Account {
@@ -111,19 +113,7 @@ async fn run(command: Command) -> Result<(), String> {
             }
             serve(config).await
         }
-        Command::Status => {
-            println!("node:        {}", config.node_id);
-            println!("public url:  {}", config.public_url);
-            println!("listen:      {}:{}", config.bind, config.port);
-            println!("storage:     {}", config.storage_mode());
-            println!("database:    {}", config.database_path().display());
-            println!("plc:         {}", config.did_plc_url);
-            match config.dns_resolver {
-                Some(server) => println!("dns:         {server}"),
-                None => println!("dns:         system configuration"),
-            }
-            Ok(())
-        }
+        Command::Status => status::run(&config).await,
         Command::Account { command } => account::run(config, command).await,
     }
 }

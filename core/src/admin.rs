@@ -80,7 +80,7 @@ pub struct NodeStatusReport {
     pub node_id: String,
     /// The public origin clients use.
     pub public_url: String,
-    /// `local` or `replica`.
+    /// `local`, `replica` or `remote`.
     pub storage_mode: &'static str,
     /// The schema version of the database.
     pub schema_version: u32,
@@ -88,12 +88,16 @@ pub struct NodeStatusReport {
     pub accounts: u64,
     /// When the node's state was opened, in microseconds since the epoch.
     pub started_at_micros: i64,
+    /// The primary, whether it is reachable, the replication position and the lag.
+    pub replication: crate::storage::ReplicationStatus,
+    /// The nodes of the cluster, as the registry holds them (most recently seen first).
+    pub nodes: Vec<crate::storage::cluster::NodeRecord>,
 }
 
 /// What a sync with the primary database did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReport {
-    /// `local` or `replica`.
+    /// `local`, `replica` or `remote`.
     pub storage_mode: &'static str,
     /// Whether there was anything to sync (false for a local node, whose file is the database).
     pub synced: bool,
@@ -150,31 +154,54 @@ pub async fn all_accounts(state: &NodeState) -> Result<Vec<AccountSummary>, Admi
     }
 }
 
-/// The node's status.
+/// The node's status. Reads the local replica only: it answers while the primary is away.
 pub async fn status(state: &NodeState) -> Result<NodeStatusReport, AdminError> {
+    let conn = state.storage.connection();
     Ok(NodeStatusReport {
         node_id: state.config.node_id.clone(),
         public_url: state.config.public_url.clone(),
         storage_mode: state.config.storage_mode(),
-        schema_version: crate::storage::schema_version(state.storage.connection()).await?,
+        schema_version: crate::storage::schema_version(conn).await?,
         accounts: state.accounts.count_accounts().await?,
         started_at_micros: state.started_at_micros,
+        replication: state.storage.replication().status(),
+        nodes: crate::storage::cluster::list_nodes(conn).await?,
     })
 }
 
-/// Syncs with the primary database now. A local node's file is the database: nothing to sync.
+/// Syncs with the primary database now (under the network time limit). A local node's file is
+/// the database: nothing to sync.
 pub async fn sync_now(state: &NodeState) -> Result<SyncReport, AdminError> {
     let storage_mode = state.config.storage_mode();
-    Ok(match state.config.database_url {
-        None => SyncReport {
+    let replication = state.storage.replication();
+    Ok(match replication.mode() {
+        crate::storage::StorageMode::Local => SyncReport {
             storage_mode,
             synced: false,
             message: "local database: nothing to sync".into(),
         },
-        Some(_) => SyncReport {
+        crate::storage::StorageMode::Remote => SyncReport {
             storage_mode,
             synced: false,
-            message: "replica storage is not available in this build: nothing was synced".into(),
+            message: "remote database: every read goes to the primary, nothing to sync".into(),
         },
+        crate::storage::StorageMode::Replica => {
+            let position = replication.sync().await?;
+            state.sequencer.event_signal().notify();
+            SyncReport {
+                storage_mode,
+                synced: true,
+                message: match position {
+                    Some(frame) => format!("caught up with the primary at frame {frame}"),
+                    None => "caught up with the primary (empty database)".into(),
+                },
+            }
+        }
     })
+}
+
+/// Tells the node whether its app is in the background: periodic syncs stop while it is (no
+/// timer wakes the device), and resume — with a sync at once — when it comes back.
+pub fn set_background(state: &NodeState, background: bool) {
+    state.storage.replication().set_paused(background);
 }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::storage::SealingKey;
+use crate::storage::{Primary, SealingKey, StorageMode};
 
 /// Default listening port (the reference PDS's).
 pub const DEFAULT_PORT: u16 = 2583;
@@ -61,6 +61,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The token for the primary database (`PDS_DATABASE_AUTH_TOKEN`).
     pub database_auth_token: Option<String>,
+    /// How the node keeps its data (`PDS_DATABASE_MODE`: `local`, `replica` or `remote`; default
+    /// `replica` when `PDS_DATABASE_URL` is set, else `local`).
+    pub database_mode: StorageMode,
     /// How often a replica syncs with the primary (`PDS_SYNC_INTERVAL_MS`).
     pub sync_interval_ms: u64,
     /// This node's name in the cluster (`PDS_NODE_ID`, default the hostname and port).
@@ -207,6 +210,38 @@ impl Config {
                 return Err(err("PDS_DPOP_SECRET", "must be 64 hex characters"));
             }
         }
+        let database_url = var("PDS_DATABASE_URL");
+        let database_mode = match var("PDS_DATABASE_MODE") {
+            Some(name) => StorageMode::parse(name.trim()).ok_or_else(|| {
+                err(
+                    "PDS_DATABASE_MODE",
+                    format!("{name} is not one of local, replica, remote"),
+                )
+            })?,
+            None if database_url.is_some() => StorageMode::Replica,
+            None => StorageMode::Local,
+        };
+        match (&database_url, database_mode) {
+            (None, StorageMode::Replica | StorageMode::Remote) => {
+                return Err(err(
+                    "PDS_DATABASE_URL",
+                    format!(
+                        "the {} mode needs the primary's URL",
+                        database_mode.as_str()
+                    ),
+                ))
+            }
+            (Some(url), StorageMode::Replica | StorageMode::Remote) => {
+                let scheme = url.split("://").next().unwrap_or_default();
+                if !["libsql", "https", "http"].contains(&scheme) || !url.contains("://") {
+                    return Err(err(
+                        "PDS_DATABASE_URL",
+                        format!("{url} is not a libsql://, https:// or http:// URL"),
+                    ));
+                }
+            }
+            _ => {}
+        }
         Ok(Config {
             node_id: var("PDS_NODE_ID").unwrap_or_else(|| format!("{hostname}:{port}")),
             hostname,
@@ -216,7 +251,8 @@ impl Config {
             data_directory: PathBuf::from(
                 var("PDS_DATA_DIRECTORY").unwrap_or_else(|| "./pocketpds-data".into()),
             ),
-            database_url: var("PDS_DATABASE_URL"),
+            database_url,
+            database_mode,
             database_auth_token: var("PDS_DATABASE_AUTH_TOKEN"),
             sync_interval_ms: number("PDS_SYNC_INTERVAL_MS", DEFAULT_SYNC_INTERVAL_MS)?,
             jwt_secret: var("PDS_JWT_SECRET"),
@@ -279,9 +315,17 @@ impl Config {
 
     /// The storage mode the configuration selects, for display.
     pub fn storage_mode(&self) -> &'static str {
-        match self.database_url {
-            None => "local",
-            Some(_) => "replica",
+        self.database_mode.as_str()
+    }
+
+    /// The primary database a replica or remote node uses.
+    pub fn primary(&self) -> Option<Primary> {
+        match self.database_mode {
+            StorageMode::Local => None,
+            StorageMode::Replica | StorageMode::Remote => Some(Primary {
+                url: self.database_url.clone()?,
+                auth_token: self.database_auth_token.clone().unwrap_or_default(),
+            }),
         }
     }
 }

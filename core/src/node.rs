@@ -5,6 +5,7 @@
 //! resolver) comes in a [`NodePlatform`].
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,12 @@ use crate::identity::{
 };
 use crate::janitor::{Janitor, JanitorConfig, Tables};
 use crate::net::AddressPolicy;
+use crate::storage::replication::Freshness;
 use crate::storage::sealing::key_file::{self, KeyFileError};
 use crate::storage::sealing::{self, SealingKey};
-use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
+use crate::storage::{
+    secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError, StorageMode,
+};
 
 /// Why a node could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,8 @@ pub struct RunningNode {
     task: JoinHandle<Result<(), std::io::Error>>,
     /// The task deleting expired rows (`None` when `PDS_JANITOR_INTERVAL_SECONDS` is 0).
     janitor: Option<Janitor>,
+    /// The task syncing the replica and refreshing the node's row in the registry.
+    sync_loop: JoinHandle<()>,
 }
 
 impl RunningNode {
@@ -121,6 +127,7 @@ impl RunningNode {
             let _ = tx.send(());
         }
         self.state.blobs.stop();
+        self.sync_loop.abort();
         if let Some(janitor) = self.janitor.take() {
             janitor.stop().await;
         }
@@ -159,6 +166,7 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         }
         None => None,
     };
+    let sync_loop = start_sync_loop(&state).await;
     let app = crate::routes::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -175,7 +183,56 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         shutdown: Some(tx),
         task,
         janitor,
+        sync_loop,
     })
+}
+
+/// How often a node refreshes its row in the registry.
+const HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// Records the node in the registry and starts the loop that syncs its replica every
+/// `PDS_SYNC_INTERVAL_MS` (waking the firehose when other nodes' commits arrive) and refreshes its
+/// registry row every minute.
+async fn start_sync_loop(state: &http::AppState) -> JoinHandle<()> {
+    let record = {
+        let state = Arc::clone(state);
+        let started_at = state.started_at_micros / 1_000_000;
+        move || -> futures_util::future::BoxFuture<'static, ()> {
+            let state = Arc::clone(&state);
+            Box::pin(async move {
+                let node = crate::storage::cluster::NodeRecord {
+                    id: state.config.node_id.clone(),
+                    public_url: state.config.public_url.clone(),
+                    mode: state.config.storage_mode().to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    started_at,
+                    last_seen: now_secs(),
+                };
+                let write = crate::storage::cluster::record_node(state.storage.connection(), &node);
+                match tokio::time::timeout(crate::storage::replication::NETWORK_TIMEOUT, write)
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => log::warn!("recording the node in the registry: {err}"),
+                    Err(_) => log::warn!("recording the node in the registry: no answer in time"),
+                }
+            })
+        }
+    };
+    record().await;
+    state.storage.replication().start_loop(
+        Duration::from_millis(state.config.sync_interval_ms),
+        state.sequencer.event_signal(),
+        HEARTBEAT,
+        Arc::new(record),
+    )
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Opens (creating and migrating it if needed) the storage and builds the node's state — secrets,
@@ -195,11 +252,19 @@ pub async fn open_with(
         path: dir.display().to_string(),
         source,
     })?;
-    let storage = Storage::open_local(&config.database_path()).await?;
+    let storage = match (config.database_mode, config.primary()) {
+        (StorageMode::Replica, Some(primary)) => {
+            Storage::open_replica(&config.database_path(), &primary).await?
+        }
+        (StorageMode::Remote, Some(primary)) => Storage::open_remote(&primary).await?,
+        _ => Storage::open_local(&config.database_path()).await?,
+    };
     let secrets_key: SealingKey = match &config.secrets_key {
         Some(key) => key.clone(),
         None => key_file::load_or_create(dir)?,
     };
+    check_secrets_key(&storage, &secrets_key).await?;
+    check_cluster(&storage, dir).await?;
     sealing::reseal_legacy(storage.connection(), &secrets_key).await?;
     let jwt_secret = match &config.jwt_secret {
         Some(s) => s.as_bytes().to_vec(),
@@ -212,11 +277,13 @@ pub async fn open_with(
     };
     let jwt_key =
         JwtKey::new(&jwt_secret).map_err(|e| NodeError::Secret(format!("PDS_JWT_SECRET: {e}")))?;
-    let accounts = AccountStore::new(storage.connect().await?, secrets_key.clone());
+    let freshness = Freshness::of(storage.replication());
+    let accounts = AccountStore::new(storage.connect().await?, secrets_key.clone())
+        .with_freshness(freshness.clone());
     let sessions = SessionManager::new(
         jwt_key,
         SessionConfig::new(config.service_did()),
-        AccountStore::new(storage.connect().await?, secrets_key.clone()),
+        AccountStore::new(storage.connect().await?, secrets_key.clone()).with_freshness(freshness),
     );
     let firehose = platform
         .firehose
@@ -225,8 +292,9 @@ pub async fn open_with(
     let sequencer = Sequencer::new(storage.connect().await?, firehose);
     // Every commit of the node's repository store wakes the firehose once it is stored, whatever
     // path the write came by.
-    let repos =
-        RepoStore::new(storage.connect().await?).with_event_signal(sequencer.event_signal());
+    let repos = RepoStore::new(storage.connect().await?)
+        .with_event_signal(sequencer.event_signal())
+        .with_replication(Arc::clone(storage.replication()));
     let blobs = Blobs::start(
         BlobStore::new(storage.connect().await?),
         config.blob_upload_limit,
@@ -282,6 +350,41 @@ pub async fn open_with(
         secrets_key,
         started_at_micros,
     }))
+}
+
+/// Refuses a secrets key other than the one that sealed the cluster's secrets, before anything is
+/// written with it: the first node seals a check value, every later node must open it (else
+/// [`crate::storage::SealingError::WrongKey`]).
+async fn check_secrets_key(storage: &Storage, key: &SealingKey) -> Result<(), NodeError> {
+    secrets::get_or_create(storage.connection(), key, "secrets_key_check", || {
+        b"pocketpds".to_vec()
+    })
+    .await?;
+    Ok(())
+}
+
+/// Makes sure a replica keeps following the database it joined: the cluster's id (created once
+/// in the database) is remembered in the data directory, and a primary that now holds a database
+/// with another id is refused rather than mixed with this one.
+async fn check_cluster(storage: &Storage, dir: &Path) -> Result<(), NodeError> {
+    let Some(id) = storage.replication().cluster_id() else {
+        return Ok(());
+    };
+    let file = dir.join("cluster-id");
+    match std::fs::read_to_string(&file) {
+        Ok(known) if known.trim() == id => Ok(()),
+        Ok(known) => Err(NodeError::Storage(StorageError::PrimaryReplaced(format!(
+            "the primary database at {} holds cluster {id}, but this node's data directory \
+             follows cluster {}: the primary's database was replaced; move the data directory \
+             away to join the new one",
+            storage.replication().primary_url().unwrap_or_default(),
+            known.trim()
+        )))),
+        Err(_) => std::fs::write(&file, &id).map_err(|source| NodeError::DataDirectory {
+            path: file.display().to_string(),
+            source,
+        }),
+    }
 }
 
 /// The node's resolver of identities hosted elsewhere: the PLC directory for did:plc, the open web

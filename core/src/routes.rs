@@ -158,9 +158,17 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.subscribeRepos",
             get(xrpc::sync::subscribe_repos::handle),
         )
+        .route(
+            "/xrpc/dev.pocketpds.node.getStatus",
+            query(xrpc::node::get_status::handle),
+        )
         .merge(oauth_routes())
         .route("/xrpc/{method}", axum::routing::any(unknown_method))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            primary_deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cors_and_dpop_nonce,
@@ -243,6 +251,48 @@ async fn cors_and_dpop_nonce(
         );
     }
     response
+}
+
+/// A procedure (a write) on a node that follows a primary gets an answer in bounded time when the
+/// primary is away: past [`crate::storage::replication::NETWORK_TIMEOUT`], as soon as the node
+/// knows the primary is unreachable (the sync loop or another write found out), the request gets
+/// 503 `PrimaryUnavailable` naming the cause instead of waiting on a connection that hangs. Commits
+/// carry their own time limit; this covers every other write (sessions, OAuth rows, accounts).
+/// Reads never wait on the primary.
+async fn primary_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::storage::replication::NETWORK_TIMEOUT;
+    use axum::response::IntoResponse;
+    if state.storage.mode() == crate::storage::StorageMode::Local
+        || request.method() != Method::POST
+    {
+        return next.run(request).await;
+    }
+    let replication = std::sync::Arc::clone(state.storage.replication());
+    let run = next.run(request);
+    tokio::pin!(run);
+    let unreachable = async {
+        tokio::time::sleep(NETWORK_TIMEOUT).await;
+        loop {
+            let status = replication.status();
+            if !status.reachable {
+                return status
+                    .last_error
+                    .unwrap_or_else(|| "the primary database did not answer in time".to_owned());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    };
+    tokio::select! {
+        response = &mut run => response,
+        cause = unreachable => XrpcError::from(
+            crate::storage::StorageError::PrimaryUnavailable(cause),
+        )
+        .into_response(),
+    }
 }
 
 /// The body limit of the record-writing methods.

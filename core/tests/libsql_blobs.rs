@@ -5,7 +5,9 @@ use pocketpds_core::crypto::{Algorithm, Keypair};
 use pocketpds_core::repo::cid::{cid_for_raw, Cid};
 use pocketpds_core::repo::writer::{Record, WriteOp};
 use pocketpds_core::storage::blobs::CHUNK_SIZE;
-use pocketpds_core::storage::{Announce, BlobStore, PendingUpload, RepoStore, Storage, StoredBlob};
+use pocketpds_core::storage::{
+    Announce, BlobStore, PendingUpload, RepoStore, Storage, StorageMode, StoredBlob,
+};
 use pocketpds_core::syntax::{Did, Nsid, RecordKey};
 use tempfile::TempDir;
 
@@ -34,9 +36,15 @@ async fn upload(
     piece: usize,
     expires_at: i64,
 ) -> StoredBlob {
-    let mut pending = PendingUpload::begin(storage.connect().await.unwrap(), did, 0, expires_at)
-        .await
-        .unwrap();
+    let mut pending = PendingUpload::begin(
+        storage.connect().await.unwrap(),
+        StorageMode::Local,
+        did,
+        0,
+        expires_at,
+    )
+    .await
+    .unwrap();
     for part in bytes.chunks(piece) {
         assert!(pending.append(part).await.unwrap());
     }
@@ -121,9 +129,15 @@ async fn expired_temporary_blobs_and_abandoned_uploads_are_collected_and_nothing
     assert_eq!(blobs.next_expiry().await.unwrap(), None);
     let early = upload(&storage, DID, &data(100, 3), 50, 1_000).await;
     let late = upload(&storage, DID, &data(100, 4), 50, 5_000).await;
-    let mut abandoned = PendingUpload::begin(storage.connect().await.unwrap(), DID, 0, 1_000)
-        .await
-        .unwrap();
+    let mut abandoned = PendingUpload::begin(
+        storage.connect().await.unwrap(),
+        StorageMode::Local,
+        DID,
+        0,
+        1_000,
+    )
+    .await
+    .unwrap();
     assert!(abandoned.append(&data(CHUNK_SIZE * 2, 5)).await.unwrap());
 
     assert_eq!(blobs.next_expiry().await.unwrap(), Some(1_000));

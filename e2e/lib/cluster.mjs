@@ -1,22 +1,87 @@
-// A cluster on loopback for the end-to-end tests: a PLC directory, two `pocketpds serve` processes
-// sharing one data directory (one libSQL file), each on its own port, both with PDS_PUBLIC_URL set
-// to the load balancer's URL and no PDS_DPOP_SECRET (they must agree through the database), and a
-// real nginx doing round-robin in front of them. nginx runs as the current user with its
-// configuration, pid, logs and temporary files in a temporary folder; every child is stopped by its
-// PID.
+// A cluster on loopback for the end-to-end tests: a PLC directory, `pocketpds serve` processes each
+// on its own port, all with PDS_PUBLIC_URL set to the load balancer's URL and no PDS_DPOP_SECRET
+// (they must agree through the database), and a real nginx doing round-robin in front of them.
+// The nodes share one data directory (one libSQL file), or — with `replica: true` — each has its
+// own data directory holding an embedded replica of one real libSQL server (`sqld`, from SQLD_BIN
+// or ../shared/tools/sqld), the primary. nginx runs as the current user with its configuration,
+// pid, logs and temporary files in a temporary folder; every child is stopped by its PID.
 //
 //   const cluster = await startCluster()   // { plcUrl, lbUrl, nodes: [{url, child}], kill(i), stop() }
+//   const cluster = await startCluster({ nodes: 3, replica: true })
+//   // … plus primary: { url, kill(), restart() }, restart(i); `nodeEnv(i, { primaryUrl })` may
+//   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeBinary, spawnUntil, stopChild } from './harness.mjs'
 
 const E2E_DIR = dirname(dirname(fileURLToPath(import.meta.url)))
+
+/**
+ * The sqld binary: SQLD_BIN, else ../shared/tools/sqld beside the repository. Returns null after
+ * one loud SKIP line where it is missing; in CI (CI set) a missing sqld throws instead.
+ */
+export function sqldPath(suite) {
+  const bin = process.env.SQLD_BIN ?? join(E2E_DIR, '..', '..', 'shared', 'tools', 'sqld')
+  if (existsSync(bin)) return bin
+  const msg = `SKIP ${suite}: no sqld at ${bin}; set SQLD_BIN to a libsql-server sqld binary`
+  if (process.env.CI) throw new Error(`${msg} (CI must run it)`)
+  console.error(`!!!!! ${msg}`)
+  return null
+}
+
+/** A real libSQL server on a free loopback port, with its data under `dir`. */
+export async function startSqld(bin, dir) {
+  const port = await freePort()
+  let child = null
+  const url = `http://127.0.0.1:${port}`
+  const launch = async () => {
+    child = spawn(bin, ['--db-path', join(dir, 'primary'), '--http-listen-addr', `127.0.0.1:${port}`, '--no-welcome'], {
+      stdio: ['ignore', 'ignore', process.env.E2E_VERBOSE ? 'inherit' : 'ignore'],
+    })
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      try {
+        const res = await fetch(`${url}/health`)
+        if (res.ok) return
+      } catch {
+        // Not up yet.
+      }
+      if (child.exitCode !== null) throw new Error(`sqld exited with code ${child.exitCode}`)
+      if (Date.now() > deadline) throw new Error('sqld did not become healthy')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  await launch()
+  return {
+    url,
+    port,
+    get child() {
+      return child
+    },
+    /** SIGKILL, as a crash would. */
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      process.kill(child.pid, 'SIGKILL')
+      await exited
+    },
+    /** Starts it again on the same data and port. */
+    async restart() {
+      await this.kill()
+      await launch()
+    },
+    async stop() {
+      await stopChild(child)
+    },
+  }
+}
 
 /** The nginx binary: NGINX_PATH, else the first of the usual places. */
 export function nginxPath() {
@@ -80,49 +145,64 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2 } = {}) {
+export async function startCluster({ nodes: count = 2, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200 } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
+  const sqld = replica ? sqldPath('replica cluster') : null
+  if (replica && !sqld) return null
   const dir = await mkdtemp(join(tmpdir(), 'pocketpds-cluster-'))
   const children = []
+  let primary = null
   const stop = async () => {
     await Promise.allSettled(children.reverse().map(stopChild))
+    if (primary) await primary.stop()
     await rm(dir, { recursive: true, force: true })
   }
   try {
     const plc = spawnUntil('PLC directory', process.execPath, [join(E2E_DIR, 'plc-server.mjs'), '0'], { cwd: E2E_DIR }, /^PLC_URL=(http:\/\/\S+)$/)
     children.push(plc.child)
     const [, plcUrl] = await plc.ready
+    if (replica) primary = await startSqld(sqld, join(dir, 'sqld'))
 
     const lbPort = await freePort()
     const lbUrl = `http://127.0.0.1:${lbPort}`
     const env = { ...process.env }
     delete env.PDS_DPOP_SECRET
     delete env.PDS_JWT_SECRET
-    const starts = []
-    for (let i = 0; i < count; i++) {
+    // One secrets key for the whole cluster: replicas on different machines share no key file.
+    const secretsKey = replica ? randomBytes(32).toString('hex') : undefined
+    const ports = []
+    for (let i = 0; i < count; i++) ports.push(await freePort())
+    const extraEnv = []
+    for (let i = 0; i < count; i++) extraEnv.push(await nodeEnv(i, { primaryUrl: primary?.url }))
+    const launch = (i) => {
+      const nodeDir = replica ? join(dir, `node${i + 1}`) : join(dir, 'data')
       const node = spawnUntil(
         `pocketpds #${i + 1}`,
         bin,
-        ['serve', '--port', '0'],
+        ['serve', '--port', String(ports[i])],
         {
           cwd: dir,
           env: {
             ...env,
             PDS_DEV_MODE: 'true',
             PDS_DID_PLC_URL: plcUrl,
-            PDS_DATA_DIRECTORY: join(dir, 'data'),
+            PDS_DATA_DIRECTORY: nodeDir,
             PDS_PUBLIC_URL: lbUrl,
             PDS_NODE_ID: `node${i + 1}`,
+            ...(replica
+              ? { PDS_DATABASE_URL: primary.url, PDS_SECRETS_KEY: secretsKey, PDS_SYNC_INTERVAL_MS: String(syncIntervalMs) }
+              : {}),
+            ...extraEnv[i],
           },
         },
         /^PocketPDS \S+ serving (\S+) \(listening on (http:\/\/\S+)\)$/,
       )
       children.push(node.child)
-      starts.push(node.ready.then(([, , url]) => ({ url, child: node.child })))
+      return node.ready.then(([, , url]) => ({ url, child: node.child, log: node.log }))
     }
-    // Both nodes start at once: migrations and cluster secrets must settle through the database.
-    const nodes = await Promise.all(starts)
+    // The nodes start at once: migrations and cluster secrets must settle through the database.
+    const nodes = await Promise.all(ports.map((_, i) => launch(i)))
 
     const nginxDir = join(dir, 'nginx')
     await mkdir(nginxDir)
@@ -142,12 +222,22 @@ export async function startCluster({ nodes: count = 2 } = {}) {
       plcUrl,
       lbUrl,
       nodes,
+      primary,
+      dir,
       /** Kills node `i` at once (SIGKILL), as a crash would. */
       async kill(i) {
         const { child } = nodes[i]
+        if (child.exitCode !== null || child.signalCode !== null) return
         const exited = once(child, 'exit')
         process.kill(child.pid, 'SIGKILL')
         await exited
+      },
+      /** Starts node `i` again on its data directory and port (after `kill(i)`). */
+      async restart(i) {
+        await this.kill(i)
+        nodes[i] = await launch(i)
+        await waitForHealth(nodes[i].url)
+        return nodes[i]
       },
       stop,
     }

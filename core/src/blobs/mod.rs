@@ -26,7 +26,7 @@ pub use collector::Collector;
 pub use error::BlobError;
 
 use crate::repo::writer::Record;
-use crate::storage::{BlobStore, PendingUpload, StoredBlob};
+use crate::storage::{BlobStore, PendingUpload, StorageMode, StoredBlob};
 
 /// The node's blobs: the store, the limits and the collecting task.
 pub struct Blobs {
@@ -65,6 +65,7 @@ impl Blobs {
     pub async fn upload<S, E>(
         &self,
         conn: Connection,
+        mode: StorageMode,
         did: &str,
         declared: &str,
         body: &mut S,
@@ -74,7 +75,7 @@ impl Blobs {
         E: std::fmt::Display,
     {
         let mut pending =
-            PendingUpload::begin(conn, did, now_millis(), self.expiry_from_now()).await?;
+            PendingUpload::begin(conn, mode, did, now_millis(), self.expiry_from_now()).await?;
         self.collector.wake();
         match upload::receive(&mut pending, declared, self.upload_limit, body).await {
             Ok(received) => pending

@@ -69,7 +69,18 @@ impl IntoResponse for XrpcError {
 
 impl From<crate::storage::StorageError> for XrpcError {
     fn from(e: crate::storage::StorageError) -> Self {
-        XrpcError::internal(e)
+        use crate::storage::StorageError;
+        match e {
+            StorageError::PrimaryUnavailable(message) => XrpcError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PrimaryUnavailable",
+                message,
+            ),
+            StorageError::PrimaryReplaced(message) => {
+                XrpcError::new(StatusCode::SERVICE_UNAVAILABLE, "PrimaryReplaced", message)
+            }
+            other => XrpcError::internal(other),
+        }
     }
 }
 
@@ -92,6 +103,19 @@ impl From<crate::auth::service_jwt::ServiceAuthError> for XrpcError {
 impl From<crate::repo::writer::WriteError> for XrpcError {
     fn from(e: crate::repo::writer::WriteError) -> Self {
         use crate::repo::writer::WriteError;
+        match &e {
+            WriteError::Unavailable(message) => {
+                return XrpcError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "PrimaryUnavailable",
+                    message.clone(),
+                )
+            }
+            WriteError::Contention { .. } => {
+                return XrpcError::new(StatusCode::SERVICE_UNAVAILABLE, "RepoBusy", e.to_string())
+            }
+            _ => {}
+        }
         if !e.is_client_error() {
             return XrpcError::internal(e);
         }

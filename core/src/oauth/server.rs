@@ -15,6 +15,7 @@ use super::token::TokenSigner;
 use super::OAuthError;
 use crate::config::Config;
 use crate::crypto::{Algorithm, Keypair};
+use crate::storage::replication::Freshness;
 use crate::storage::sealing::SealingKey;
 use crate::storage::{secrets, AccountStore, OAuthStore, Storage};
 
@@ -73,15 +74,12 @@ impl OAuthServer {
             .map_err(|e| OAuthError::Internal(format!("stored OAuth key: {e}")))?;
         let issuer = config.public_url.trim_end_matches('/').to_owned();
         let signer = TokenSigner::new(key, &issuer, &config.service_did())?;
-        let store = OAuthStore::new(storage.connect().await?);
+        let store = OAuthStore::new(storage.connect().await?)
+            .with_freshness(Freshness::of(storage.replication()));
         // Replay records live at most a few minutes and matter only while a proof's `iat` window
         // is open; their connection skips the fsync of each commit (WAL, `synchronous = NORMAL`:
         // a power cut, not a crash, may lose the last ones). Everything else stays `FULL`.
-        let replay_conn = storage.connect().await?;
-        replay_conn
-            .execute("PRAGMA synchronous = NORMAL", ())
-            .await
-            .map_err(|e| OAuthError::Internal(format!("replay connection: {e}")))?;
+        let replay_conn = storage.connect_relaxed().await?;
         Ok(OAuthServer {
             replay: ReplayCache::for_public_url(&issuer, config.port, OAuthStore::new(replay_conn)),
             issuer,

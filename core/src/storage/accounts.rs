@@ -243,6 +243,8 @@ pub struct AccountStore {
     /// the rest of a small write's preparation. An account's key never changes; a deleted
     /// account's key leaves with it.
     keys: Arc<std::sync::Mutex<HashMap<String, Keypair>>>,
+    /// On a replica, a missing account or token is looked for again after a sync.
+    freshness: super::replication::Freshness,
 }
 
 /// How many opened signing keys an [`AccountStore`] keeps (all are dropped when it fills up).
@@ -256,7 +258,15 @@ impl AccountStore {
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             sealing,
             keys: Arc::default(),
+            freshness: Default::default(),
         }
+    }
+
+    /// This store, looking again after a sync when a replica's copy lacks an account or token
+    /// another node may have just written.
+    pub fn with_freshness(mut self, freshness: super::replication::Freshness) -> AccountStore {
+        self.freshness = freshness;
+        self
     }
 
     fn opened_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, Keypair>> {
@@ -348,11 +358,15 @@ impl AccountStore {
         value: &str,
     ) -> Result<Option<Account>, StorageError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE {condition}");
-        let mut rows = self.conn.query(&sql, [value]).await?;
-        match rows.next().await? {
-            Some(row) => Ok(Some(Account::from_row(&row)?)),
-            None => Ok(None),
-        }
+        self.freshness
+            .on_miss(|| async {
+                let mut rows = self.conn.query(&sql, [value]).await?;
+                match rows.next().await? {
+                    Some(row) => Ok(Some(Account::from_row(&row)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     /// The PHC string of the account's password; `None` when the account does not exist or has no

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use libsql::{Connection, TransactionBehavior, Value};
 
+use super::batch::SqlBatch;
 use super::error::StorageError;
 use crate::repo::block_store::{BlockStore, StoreError};
 use crate::repo::cid::{cid_from_bytes, Cid};
@@ -164,6 +165,42 @@ pub(crate) async fn insert_blocks(
         }
     }
     Ok(())
+}
+
+/// Appends to `batch` the inserts of `blocks` of `did`, [`INSERT_ROWS`] rows a statement, with the
+/// same conflict rules as [`insert_blocks`].
+pub(crate) fn block_insert_statements(
+    batch: &mut SqlBatch,
+    did: &str,
+    rev: Option<&str>,
+    blocks: &[(Cid, Bytes)],
+) {
+    let did = SqlBatch::text(did);
+    let rev = rev.map(SqlBatch::text);
+    for chunk in blocks.chunks(INSERT_ROWS) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(cid, bytes)| {
+                let cid = SqlBatch::blob(&cid.to_bytes());
+                let bytes = SqlBatch::blob(bytes);
+                match &rev {
+                    Some(rev) => format!("({did}, {cid}, {bytes}, {rev})"),
+                    None => format!("({did}, {cid}, {bytes})"),
+                }
+            })
+            .collect();
+        batch.push(&match rev {
+            Some(_) => format!(
+                "INSERT INTO repo_block (did, cid, bytes, rev) VALUES {} \
+                 ON CONFLICT (did, cid) DO UPDATE SET rev = excluded.rev",
+                values.join(", ")
+            ),
+            None => format!(
+                "INSERT OR IGNORE INTO repo_block (did, cid, bytes) VALUES {}",
+                values.join(", ")
+            ),
+        });
+    }
 }
 
 /// The insert of `rows` blocks sharing the DID `?1` (and the revision `?2` when `with_rev`).

@@ -33,6 +33,13 @@ pub enum StorageError {
     /// A row holds something the schema does not allow (for example a CID that does not parse).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The primary database did not answer in time, refused the node, or failed; the message says
+    /// which. Nothing was stored by the call that got it.
+    #[error("{0}")]
+    PrimaryUnavailable(String),
+    /// The primary now holds another database than the one this replica follows.
+    #[error("{0}")]
+    PrimaryReplaced(String),
     /// A sealed secret does not open (another secrets key sealed it) or the key is unusable.
     #[error(transparent)]
     Sealing(super::sealing::SealingError),

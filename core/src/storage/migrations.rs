@@ -130,6 +130,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed secrets",
         sql: super::sealing::SCHEMA,
     },
+    // Commits stored as one transactional batch (one round trip to a primary): the guard table that
+    // fails a batch whose head compare-and-swap changed nothing, and the `#commit` event's sequence
+    // number beside each commit of the chain, for the writer to read back. The node registry: every
+    // node of a cluster records itself and when it was last seen.
+    Migration {
+        version: 10,
+        name: "batched commits and the node registry",
+        sql: super::cluster::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -178,12 +178,24 @@ pub struct SessionRotation<'a> {
 #[derive(Clone)]
 pub struct OAuthStore {
     conn: Connection,
+    /// On a replica, a request or session another node just stored is looked for again after a
+    /// sync.
+    freshness: super::replication::Freshness,
 }
 
 impl OAuthStore {
     /// A store over `conn`, whose schema is already migrated.
     pub fn new(conn: Connection) -> OAuthStore {
-        OAuthStore { conn }
+        OAuthStore {
+            conn,
+            freshness: Default::default(),
+        }
+    }
+
+    /// This store, looking again after a sync when a replica's copy lacks a row.
+    pub fn with_freshness(mut self, freshness: super::replication::Freshness) -> OAuthStore {
+        self.freshness = freshness;
+        self
     }
 
     /// Stores a new pushed request.
@@ -214,11 +226,15 @@ impl OAuthStore {
             "SELECT {} FROM oauth_request WHERE id = ?1",
             OAuthRequestRow::COLUMNS
         );
-        let mut rows = self.conn.query(&sql, [id]).await?;
-        match rows.next().await? {
-            Some(row) => Ok(Some(OAuthRequestRow::from_row(&row)?)),
-            None => Ok(None),
-        }
+        self.freshness
+            .on_miss(|| async {
+                let mut rows = self.conn.query(&sql, [id]).await?;
+                match rows.next().await? {
+                    Some(row) => Ok(Some(OAuthRequestRow::from_row(&row)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     /// Binds a live, unapproved request to the browser `device_id` (or confirms it is bound to it)
@@ -346,11 +362,15 @@ impl OAuthStore {
             "SELECT {} FROM oauth_session WHERE {column} = ?1",
             OAuthSessionRow::COLUMNS
         );
-        let mut rows = self.conn.query(&sql, [value]).await?;
-        match rows.next().await? {
-            Some(row) => Ok(Some(OAuthSessionRow::from_row(&row)?)),
-            None => Ok(None),
-        }
+        self.freshness
+            .on_miss(|| async {
+                let mut rows = self.conn.query(&sql, [value]).await?;
+                match rows.next().await? {
+                    Some(row) => Ok(Some(OAuthSessionRow::from_row(&row)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     /// Rotates a session's refresh token: one conditional UPDATE that succeeds only if the

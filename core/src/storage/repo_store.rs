@@ -43,7 +43,7 @@ use apply::Announcements;
 use columns::{cid, optional_blob, text};
 
 /// How many times a write is built before it gives up on a head that keeps moving.
-pub const MAX_ATTEMPTS: u32 = 8;
+pub const MAX_ATTEMPTS: u32 = 16;
 
 /// The most records one [`RepoStore::list_records`] returns.
 pub const MAX_LIST: usize = 1000;
@@ -64,6 +64,8 @@ pub struct RepoStore {
     cache: cache::BlockCache,
     /// Told when a write that may have appended events is over (after its transaction).
     signal: super::EventSignal,
+    /// The primary this store's writes reach, when the node follows one (their time limit).
+    replication: Option<Arc<super::Replication>>,
 }
 
 /// A stored commit.
@@ -117,13 +119,33 @@ impl RepoStore {
             queue: group::Queue::default(),
             cache: cache::BlockCache::new(DEFAULT_CACHE_BYTES),
             signal: super::EventSignal::default(),
+            replication: None,
         }
+    }
+
+    /// This store, whose writes reach `replication`'s primary: each batch gets
+    /// [`super::replication::NETWORK_TIMEOUT`] and fails with
+    /// [`StorageError::PrimaryUnavailable`] past it.
+    pub fn with_replication(mut self, replication: Arc<super::Replication>) -> RepoStore {
+        if replication.mode() != super::StorageMode::Local {
+            self.replication = Some(replication);
+        }
+        self
     }
 
     /// This store, telling `signal` after each of its writes (its events are committed then).
     pub fn with_event_signal(mut self, signal: super::EventSignal) -> RepoStore {
         self.signal = signal;
         self
+    }
+
+    /// Brings a replica's local copy up to the primary (after another node moved a head); nothing
+    /// for a local database.
+    pub(crate) async fn catch_up(&self) -> Result<(), StorageError> {
+        match &self.replication {
+            Some(replication) => replication.sync().await.map(drop),
+            None => Ok(()),
+        }
     }
 
     /// The account's current head, or `None` when it has no repository.
@@ -191,6 +213,9 @@ impl RepoStore {
             Err(ApplyError::RepoExists | ApplyError::HeadMoved) => {
                 Err(WriteError::RepoExists(did.to_string()))
             }
+            Err(ApplyError::Storage(
+                err @ (StorageError::PrimaryUnavailable(_) | StorageError::PrimaryReplaced(_)),
+            )) => Err(WriteError::Unavailable(err.to_string())),
             Err(ApplyError::Storage(err)) => Err(WriteError::Store(err.into())),
         }
     }

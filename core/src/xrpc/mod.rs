@@ -3,6 +3,7 @@
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
 pub mod identity;
+pub mod node;
 pub mod repo;
 pub mod server;
 pub mod sync;

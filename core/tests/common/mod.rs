@@ -6,6 +6,7 @@ pub mod http;
 pub mod node;
 pub mod oauth;
 pub mod plc;
+pub mod sqld;
 
 use std::path::PathBuf;
 

@@ -69,6 +69,10 @@ pub enum WriteError {
     /// The storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database that stores commits cannot be reached now (a replica cut off from its
+    /// primary); nothing was stored and the write may be retried later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl WriteError {

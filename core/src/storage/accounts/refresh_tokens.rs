@@ -62,24 +62,28 @@ impl AccountStore {
 
     /// The stored refresh token with this id.
     pub async fn refresh_token(&self, jti: &str) -> Result<Option<RefreshTokenRow>, StorageError> {
-        let mut rows = self
-            .conn
-            .query(
-                "SELECT jti, did, app_password_name, expires_at, next_id FROM refresh_token
-                 WHERE jti = ?1",
-                [jti],
-            )
-            .await?;
-        let Some(row) = rows.next().await? else {
-            return Ok(None);
-        };
-        Ok(Some(RefreshTokenRow {
-            jti: row.get(0)?,
-            did: row.get(1)?,
-            app_password_name: row.get(2)?,
-            expires_at: row.get(3)?,
-            next_id: row.get(4)?,
-        }))
+        self.freshness
+            .on_miss(|| async {
+                let mut rows = self
+                    .conn
+                    .query(
+                        "SELECT jti, did, app_password_name, expires_at, next_id FROM refresh_token
+                         WHERE jti = ?1",
+                        [jti],
+                    )
+                    .await?;
+                let Some(row) = rows.next().await? else {
+                    return Ok(None);
+                };
+                Ok(Some(RefreshTokenRow {
+                    jti: row.get(0)?,
+                    did: row.get(1)?,
+                    app_password_name: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    next_id: row.get(4)?,
+                }))
+            })
+            .await
     }
 
     /// Uses the refresh token `jti` once and stores its successor, in one transaction; `None` when

@@ -10,12 +10,14 @@ use bytes::BytesMut;
 use libsql::{Connection, TransactionBehavior, Value};
 
 use super::super::error::StorageError;
+use super::super::{set_durable, StorageMode};
 use super::{stored_blob, StoredBlob, CHUNK_SIZE};
 use crate::repo::cid::Cid;
 
 /// An upload in progress, on a connection of its own.
 pub struct PendingUpload {
     conn: Connection,
+    mode: StorageMode,
     id: i64,
     did: String,
     chunks: i64,
@@ -28,6 +30,7 @@ impl PendingUpload {
     /// `expires_at` unless finished and referenced.
     pub async fn begin(
         conn: Connection,
+        mode: StorageMode,
         did: &str,
         now: i64,
         expires_at: i64,
@@ -35,7 +38,7 @@ impl PendingUpload {
         // The chunks need not reach the disk one by one: the commit of `finish`, made with
         // `synchronous = FULL`, syncs the write-ahead log with every chunk before it. A crash before
         // then leaves a pending upload, which expires.
-        conn.execute("PRAGMA synchronous = NORMAL", ()).await?;
+        set_durable(&conn, mode, false).await?;
         let mut rows = conn
             .query(
                 "INSERT INTO blob (did, cid, created_at, expires_at) VALUES (?1, NULL, ?2, ?3)
@@ -53,6 +56,7 @@ impl PendingUpload {
         };
         drop(rows);
         Ok(PendingUpload {
+            mode,
             conn,
             id,
             did: did.to_owned(),
@@ -111,7 +115,7 @@ impl PendingUpload {
             return Ok(None);
         }
         let size = i64::try_from(size).map_err(|_| StorageError::Corrupt("blob size".into()))?;
-        self.conn.execute("PRAGMA synchronous = FULL", ()).await?;
+        set_durable(&self.conn, self.mode, true).await?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

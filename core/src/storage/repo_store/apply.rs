@@ -1,14 +1,24 @@
-//! Storing a prepared commit: one `BEGIN IMMEDIATE` transaction that moves the head with a
-//! compare-and-swap, records the commit in the chain guard, writes the blocks (with the commit's
-//! revision), updates the record index and the record blob references, and appends the events. Any failure rolls all of it back.
+//! Storing prepared commits: one transactional batch ([`SqlBatch`]) per group of commits — a single
+//! round trip to the primary through a replica, a single transaction on a local file. For each
+//! commit it moves the head with a compare-and-swap (the batch fails unless exactly one row
+//! changed), appends the events, records the commit in the chain guard (a unique index on
+//! (did, parent commit) with the sequence number of its `#commit` event), writes the blocks (with the
+//! commit's revision), updates the record index and the record blob references. Any failure stores
+//! nothing; a head moved by another node makes the batch fail as a whole ([`ApplyError::HeadMoved`]).
 
-use libsql::{Connection, TransactionBehavior};
+use std::collections::HashSet;
 
-use super::super::blobs::references::index_record_blobs;
-use super::super::blocks::insert_blocks;
+use libsql::Connection;
+
+use super::super::batch::{is_change_guard_failure, SqlBatch};
+use super::super::blobs::references::{blobs_of_replaced_records, record_blob_statements};
+use super::super::blocks::block_insert_statements;
 use super::super::error::StorageError;
-use super::super::events::{self, EventKind};
+use super::super::events::EventKind;
+use super::super::replication::NETWORK_TIMEOUT;
+use super::columns::u64_column;
 use super::RepoStore;
+use crate::repo::cid::Cid;
 use crate::repo::writer::PreparedCommit;
 
 /// Why a prepared commit was not stored.
@@ -37,19 +47,17 @@ pub(super) struct Announcements<'a> {
     pub after: &'a [(EventKind, Vec<u8>)],
 }
 
+const NO_ANNOUNCEMENTS: Announcements<'static> = Announcements {
+    before: &[],
+    after: &[],
+};
+
 impl RepoStore {
-    /// Stores `prepared` in one transaction if the head is still the one it was built on, and
-    /// returns the sequence number of its `#commit` event.
+    /// Stores `prepared` if the head is still the one it was built on, and returns the sequence
+    /// number of its `#commit` event.
     pub async fn apply(&self, prepared: &PreparedCommit) -> Result<u64, ApplyError> {
         let _signal = self.signal.on_drop();
-        self.apply_with(
-            prepared,
-            Announcements {
-                before: &[],
-                after: &[],
-            },
-        )
-        .await
+        self.apply_with(prepared, NO_ANNOUNCEMENTS).await
     }
 
     pub(super) async fn apply_with(
@@ -57,28 +65,86 @@ impl RepoStore {
         prepared: &PreparedCommit,
         announce: Announcements<'_>,
     ) -> Result<u64, ApplyError> {
+        let seqs = self.apply_all(&[(prepared, announce)]).await?;
+        seqs.first().copied().ok_or_else(|| {
+            StorageError::Corrupt("a stored commit has no sequence number".into()).into()
+        })
+    }
+
+    /// Stores the commits of a group (each built on the one before it in its repository) in one
+    /// batch, and returns the sequence numbers of their `#commit` events in order. Any failure — a
+    /// head moved by another node included — stores none of them.
+    pub(super) async fn apply_group(
+        &self,
+        group: &[(usize, PreparedCommit)],
+    ) -> Result<Vec<u64>, ApplyError> {
+        let commits: Vec<(&PreparedCommit, Announcements<'_>)> = group
+            .iter()
+            .map(|(_, prepared)| (prepared, NO_ANNOUNCEMENTS))
+            .collect();
+        self.apply_all(&commits).await
+    }
+
+    async fn apply_all(
+        &self,
+        commits: &[(&PreparedCommit, Announcements<'_>)],
+    ) -> Result<Vec<u64>, ApplyError> {
         let _connection = self.lock.lock().await;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .await?;
-        match write_commit(&tx, prepared, &announce).await {
-            Ok(seq) => {
-                tx.commit().await?;
-                self.remember(prepared);
-                Ok(seq)
-            }
-            Err(err) => {
-                if let Err(rollback) = tx.rollback().await {
-                    log::warn!("rolling back a failed commit failed: {rollback}");
-                }
-                Err(err)
+        let mut batch = SqlBatch::new();
+        let mut fresh_blobs: HashSet<(String, Cid)> = HashSet::new();
+        for (prepared, announce) in commits {
+            let did = prepared.did.as_str();
+            // Blobs the commit may leave without references: those of the records it replaces or
+            // deletes (as stored at the head it builds on) and those earlier commits of the group
+            // referenced. Deleting them is guarded by "no reference left", so a superset is safe.
+            let mut candidates = blobs_of_replaced_records(&self.conn, did, &prepared.ops).await?;
+            candidates.extend(
+                fresh_blobs
+                    .iter()
+                    .filter(|(owner, _)| owner == did)
+                    .map(|(_, cid)| *cid),
+            );
+            commit_statements(&mut batch, prepared, announce, &candidates);
+            for op in &prepared.ops {
+                fresh_blobs.extend(op.blobs.iter().map(|cid| (did.to_owned(), *cid)));
             }
         }
+        match &self.replication {
+            None => batch.run(&self.conn).await.map_err(classify)?,
+            Some(replication) => {
+                if let Some(why) = replication.diverged() {
+                    return Err(StorageError::PrimaryReplaced(why).into());
+                }
+                match tokio::time::timeout(NETWORK_TIMEOUT, batch.run(&self.conn)).await {
+                    Ok(Err(StorageError::Database(
+                        err @ (libsql::Error::WriteDelegation(_) | libsql::Error::Replication(_)),
+                    ))) => {
+                        let url = replication.primary_url().unwrap_or_default().to_owned();
+                        let message = format!(
+                            "a commit was not stored: {}",
+                            super::super::replication::describe_primary_error(&url, &err)
+                        );
+                        replication.record_failure(message.clone());
+                        return Err(StorageError::PrimaryUnavailable(message).into());
+                    }
+                    Ok(result) => {
+                        result.map_err(classify)?;
+                        replication.record_success();
+                    }
+                    Err(_) => {
+                        return Err(replication.unavailable("a commit was not stored").into())
+                    }
+                }
+            }
+        }
+        let mut seqs = Vec::with_capacity(commits.len());
+        for (prepared, _) in commits {
+            seqs.push(commit_seq(&self.conn, prepared).await?);
+            self.remember(prepared);
+        }
+        Ok(seqs)
     }
-}
 
-impl RepoStore {
     /// Keeps a stored commit's blocks in the cache: the next commit reads them.
     fn remember(&self, prepared: &PreparedCommit) {
         self.cache.insert_all(
@@ -86,160 +152,114 @@ impl RepoStore {
             prepared.blocks.iter().map(|(cid, bytes)| (cid, bytes)),
         );
     }
+}
 
-    /// Stores the commits of a group (each built on the one before it in its repository) in one
-    /// transaction, and returns the sequence numbers of their `#commit` events in order. Any
-    /// failure — a head moved by another node included — stores none of them.
-    pub(super) async fn apply_group(
-        &self,
-        group: &[(usize, PreparedCommit)],
-    ) -> Result<Vec<u64>, ApplyError> {
-        let none = Announcements {
-            before: &[],
-            after: &[],
-        };
-        let _connection = self.lock.lock().await;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .await?;
-        let mut seqs = Vec::with_capacity(group.len());
-        let mut outcome = Ok(());
-        for (_, prepared) in group {
-            match write_commit(&tx, prepared, &none).await {
-                Ok(seq) => seqs.push(seq),
-                Err(err) => {
-                    outcome = Err(err);
-                    break;
-                }
-            }
-        }
-        match outcome {
-            Ok(()) => {
-                tx.commit().await?;
-                for (_, prepared) in group {
-                    self.remember(prepared);
-                }
-                Ok(seqs)
-            }
-            Err(err) => {
-                if let Err(rollback) = tx.rollback().await {
-                    log::warn!("rolling back a failed group commit failed: {rollback}");
-                }
-                Err(err)
-            }
-        }
+/// Tells a lost race (the head moved, the repository exists) from other failures of a batch.
+fn classify(err: StorageError) -> ApplyError {
+    let StorageError::Database(db) = &err else {
+        return ApplyError::Storage(err);
+    };
+    let text = db.to_string();
+    if is_change_guard_failure(db)
+        || text.contains("UNIQUE constraint failed: repo_commit.did, repo_commit.prev_commit")
+    {
+        ApplyError::HeadMoved
+    } else if text.contains("UNIQUE constraint failed: repo_root.did") {
+        ApplyError::RepoExists
+    } else {
+        ApplyError::Storage(err)
     }
 }
 
-async fn write_commit(
-    conn: &Connection,
+/// The sequence number of a stored commit's `#commit` event, recorded beside it in the chain.
+async fn commit_seq(conn: &Connection, prepared: &PreparedCommit) -> Result<u64, ApplyError> {
+    let mut rows = conn
+        .query(
+            "SELECT seq FROM repo_commit WHERE did = ?1 AND commit_cid = ?2",
+            (prepared.did.as_str(), prepared.commit.cid.to_bytes()),
+        )
+        .await?;
+    let row = rows.next().await?.ok_or_else(|| {
+        StorageError::Corrupt(format!(
+            "commit {} of {} was stored but is not readable yet",
+            prepared.commit.cid, prepared.did
+        ))
+    })?;
+    Ok(u64_column(&row, 0, "repo_commit.seq")?)
+}
+
+/// Appends the statements storing `prepared` to `batch`.
+fn commit_statements(
+    batch: &mut SqlBatch,
     prepared: &PreparedCommit,
     announce: &Announcements<'_>,
-) -> Result<u64, ApplyError> {
+    blob_candidates: &[Cid],
+) {
     let did = prepared.did.as_str();
+    let did_lit = SqlBatch::text(did);
     let head = prepared.head();
     let rev = head.rev.to_string();
-    move_head(conn, prepared, &rev).await?;
-    // The chain guard: a second child of the same parent is refused by the unique index.
+    let rev_lit = SqlBatch::text(&rev);
+    let time_lit = SqlBatch::text(&prepared.time);
+    let commit_lit = SqlBatch::blob(&head.commit.to_bytes());
+    let data_lit = SqlBatch::blob(&head.data.to_bytes());
+    // The compare-and-swap of the head: from the commit `prepared` builds on to its own.
+    match prepared.prev {
+        Some(prev) => {
+            batch.push(&format!(
+                "UPDATE repo_root SET commit_cid = {commit_lit}, rev = {rev_lit}, \
+                 data_cid = {data_lit}, indexed_at = {time_lit} \
+                 WHERE did = {did_lit} AND commit_cid = {}",
+                SqlBatch::blob(&prev.commit.to_bytes())
+            ));
+            batch.expect_one_change();
+        }
+        // A second first commit fails on the primary key.
+        None => batch.push(&format!(
+            "INSERT INTO repo_root (did, commit_cid, rev, data_cid, indexed_at) \
+             VALUES ({did_lit}, {commit_lit}, {rev_lit}, {data_lit}, {time_lit})"
+        )),
+    }
+    let event = |batch: &mut SqlBatch, kind: EventKind, payload: &[u8]| {
+        batch.push(&format!(
+            "INSERT INTO event (did, kind, time, payload) VALUES ({did_lit}, {}, {time_lit}, {})",
+            SqlBatch::text(kind.as_str()),
+            SqlBatch::blob(payload)
+        ));
+    };
+    for (kind, payload) in announce.before {
+        event(batch, *kind, payload);
+    }
+    event(batch, EventKind::Commit, &prepared.event);
+    // The chain guard: a second child of the same parent fails on the unique index. It keeps the
+    // `#commit` event's sequence number (the row just inserted) for the writer to read back.
     let parent = prepared
         .prev
         .map(|p| p.commit.to_bytes())
         .unwrap_or_default();
-    let guarded = conn
-        .execute(
-            "INSERT INTO repo_commit (did, commit_cid, prev_commit, rev) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            (did, head.commit.to_bytes(), parent, rev.as_str()),
-        )
-        .await?;
-    if guarded == 0 {
-        return Err(ApplyError::HeadMoved);
-    }
-    insert_blocks(conn, did, Some(&rev), &prepared.blocks).await?;
-    for op in &prepared.ops {
-        match op.cid {
-            Some(cid) => {
-                conn.execute(
-                    "INSERT INTO record (did, collection, rkey, cid, rev) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev",
-                    (did, op.collection.as_str(), op.rkey.as_str(), cid.to_bytes(), rev.as_str()),
-                )
-                .await?;
-            }
-            None => {
-                conn.execute(
-                    "DELETE FROM record WHERE did = ?1 AND collection = ?2 AND rkey = ?3",
-                    (did, op.collection.as_str(), op.rkey.as_str()),
-                )
-                .await?;
-            }
-        }
-    }
-    index_record_blobs(conn, did, &prepared.ops).await?;
-    for (kind, payload) in announce.before {
-        events::append(conn, did, *kind, &prepared.time, payload).await?;
-    }
-    let seq = events::append(
-        conn,
-        did,
-        EventKind::Commit,
-        &prepared.time,
-        &prepared.event,
-    )
-    .await?;
+    batch.push(&format!(
+        "INSERT INTO repo_commit (did, commit_cid, prev_commit, rev, seq) \
+         VALUES ({did_lit}, {commit_lit}, {}, {rev_lit}, last_insert_rowid())",
+        SqlBatch::blob(&parent)
+    ));
     for (kind, payload) in announce.after {
-        events::append(conn, did, *kind, &prepared.time, payload).await?;
+        event(batch, *kind, payload);
     }
-    Ok(seq)
-}
-
-/// The compare-and-swap of the head: from the commit `prepared` builds on to `prepared`'s.
-async fn move_head(
-    conn: &Connection,
-    prepared: &PreparedCommit,
-    rev: &str,
-) -> Result<(), ApplyError> {
-    let did = prepared.did.as_str();
-    let head = prepared.head();
-    match prepared.prev {
-        Some(prev) => {
-            let moved = conn
-                .execute(
-                    "UPDATE repo_root SET commit_cid = ?1, rev = ?2, data_cid = ?3, indexed_at = ?4
-                     WHERE did = ?5 AND commit_cid = ?6",
-                    (
-                        head.commit.to_bytes(),
-                        rev,
-                        head.data.to_bytes(),
-                        prepared.time.as_str(),
-                        did,
-                        prev.commit.to_bytes(),
-                    ),
-                )
-                .await?;
-            if moved == 0 {
-                return Err(ApplyError::HeadMoved);
-            }
-        }
-        None => {
-            let created = conn
-                .execute(
-                    "INSERT INTO repo_root (did, commit_cid, rev, data_cid, indexed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (did) DO NOTHING",
-                    (
-                        did,
-                        head.commit.to_bytes(),
-                        rev,
-                        head.data.to_bytes(),
-                        prepared.time.as_str(),
-                    ),
-                )
-                .await?;
-            if created == 0 {
-                return Err(ApplyError::RepoExists);
-            }
+    block_insert_statements(batch, did, Some(&rev), &prepared.blocks);
+    for op in &prepared.ops {
+        let collection = SqlBatch::text(op.collection.as_str());
+        let rkey = SqlBatch::text(op.rkey.as_str());
+        match op.cid {
+            Some(cid) => batch.push(&format!(
+                "INSERT INTO record (did, collection, rkey, cid, rev) \
+                 VALUES ({did_lit}, {collection}, {rkey}, {}, {rev_lit}) \
+                 ON CONFLICT (did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev",
+                SqlBatch::blob(&cid.to_bytes())
+            )),
+            None => batch.push(&format!(
+                "DELETE FROM record WHERE did = {did_lit} AND collection = {collection} AND rkey = {rkey}"
+            )),
         }
     }
-    Ok(())
+    record_blob_statements(batch, did, &prepared.ops, blob_candidates);
 }

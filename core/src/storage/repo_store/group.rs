@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::super::error::StorageError;
 use super::apply::ApplyError;
 use super::{CommitResult, RepoStore, MAX_ATTEMPTS};
 use crate::crypto::Keypair;
@@ -135,8 +136,12 @@ impl RepoStore {
                         built.len()
                     );
                     outcomes.iter_mut().for_each(|o| *o = None);
+                    // A replica reads heads from its local copy: fetch the commit that won first.
+                    if let Err(err) = self.catch_up().await {
+                        log::warn!("catching up after a moved head: {err}");
+                    }
                     // A little jitter keeps racing nodes from meeting again at once.
-                    let pause = rand::random::<u64>() % (u64::from(attempt) * 4 + 1);
+                    let pause = rand::random::<u64>() % ((1u64 << attempt.min(6)) + 1);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 Err(ApplyError::RepoExists) => {
@@ -147,10 +152,17 @@ impl RepoStore {
                     break;
                 }
                 Err(ApplyError::Storage(err)) => {
+                    let unavailable = matches!(
+                        err,
+                        StorageError::PrimaryUnavailable(_) | StorageError::PrimaryReplaced(_)
+                    );
                     let message = err.to_string();
                     for (index, _) in &built {
-                        outcomes[*index] =
-                            Some(Err(WriteError::Store(StoreError(message.clone()))));
+                        outcomes[*index] = Some(Err(if unavailable {
+                            WriteError::Unavailable(message.clone())
+                        } else {
+                            WriteError::Store(StoreError(message.clone()))
+                        }));
                     }
                     break;
                 }
@@ -172,10 +184,17 @@ impl RepoStore {
         job: &Job,
     ) -> Result<PreparedCommit, WriteError> {
         if !chains.contains_key(&job.did) {
-            let head = self
+            let mut head = self
                 .head(job.did.as_str())
                 .await
                 .map_err(|e| WriteError::Store(e.into()))?;
+            if head.is_none() && self.catch_up().await.is_ok() {
+                // A repository another node created a moment ago may not be in a replica's copy.
+                head = self
+                    .head(job.did.as_str())
+                    .await
+                    .map_err(|e| WriteError::Store(e.into()))?;
+            }
             chains.insert(
                 job.did.clone(),
                 Chain {

@@ -58,7 +58,13 @@ pub async fn handle(
     let mut body = body.into_data_stream();
     let blob = state
         .blobs
-        .upload(conn, &account.did, &declared, &mut body)
+        .upload(
+            conn,
+            state.storage.mode(),
+            &account.did,
+            &declared,
+            &mut body,
+        )
         .await?;
     Ok(Json(json!({
         "blob": {
