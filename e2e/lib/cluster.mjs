@@ -6,6 +6,9 @@
 // PID.
 //
 //   const cluster = await startCluster()   // { plcUrl, lbUrl, nodes: [{url, child}], kill(i), stop() }
+//   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
+//
+// nginx passes the client's address in X-Real-IP, and the nodes read it (PDS_CLIENT_IP_HEADER).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -57,6 +60,7 @@ ${servers}
     location / {
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
       proxy_next_upstream error timeout;
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
@@ -80,7 +84,7 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2 } = {}) {
+export async function startCluster({ nodes: count = 2, env: extraEnv = {} } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const dir = await mkdtemp(join(tmpdir(), 'pocketpds-cluster-'))
@@ -114,6 +118,9 @@ export async function startCluster({ nodes: count = 2 } = {}) {
             PDS_DATA_DIRECTORY: join(dir, 'data'),
             PDS_PUBLIC_URL: lbUrl,
             PDS_NODE_ID: `node${i + 1}`,
+            // nginx gives the client's address; only the nodes behind it trust the header.
+            PDS_CLIENT_IP_HEADER: 'x-real-ip',
+            ...extraEnv,
           },
         },
         /^PocketPDS \S+ serving (\S+) \(listening on (http:\/\/\S+)\)$/,

@@ -4,10 +4,11 @@
 //! may do), `transition:chat.bsky` and `transition:email`, and the granular permissions
 //! `repo:<collection>[?action=create|update|delete…]` (or `repo?collection=…`), `blob:<mime>` (or
 //! `blob?accept=…`), `rpc:<nsid>?aud=<did>` (or `rpc?lxm=…&aud=…`), `account:<email|repo|status>
-//! [?action=read|manage]` and `identity:<handle|*>`. Other scope values are ignored, as the
-//! reference provider ignores them; `include:` permission sets are refused (`invalid_scope`)
-//! because this server cannot resolve them yet. A granular scope that is malformed (an unknown
-//! parameter, an invalid NSID or action) is refused too.
+//! [?action=read|manage]` and `identity:<handle|*>`, and `include:<nsid>[?aud=<did#service>]`,
+//! a permission set, which is kept as written here ([`ScopeSet::includes`]) and expanded into the
+//! granular permissions it names at PAR time ([`crate::oauth::permission_set`]). Other scope
+//! values are ignored, as the reference provider ignores them. A granular scope that is malformed
+//! (an unknown parameter, an invalid NSID or action) is refused.
 
 use std::collections::BTreeSet;
 
@@ -73,6 +74,18 @@ pub struct ScopeSet {
     rpc: Vec<RpcPermission>,
     account: Vec<(String, bool)>,
     identity: Vec<String>,
+    includes: Vec<Include>,
+}
+
+/// An `include:` scope value: a permission set and the audience its `rpc` permissions may inherit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    /// The scope value as written.
+    pub value: String,
+    /// The permission set's NSID.
+    pub nsid: String,
+    /// The `aud` parameter, if any.
+    pub aud: Option<String>,
 }
 
 impl ScopeSet {
@@ -108,6 +121,11 @@ impl ScopeSet {
     /// The understood values.
     pub fn values(&self) -> &[String] {
         &self.values
+    }
+
+    /// The permission sets (`include:`) asked for.
+    pub fn includes(&self) -> &[Include] {
+        &self.includes
     }
 
     /// Whether `transition:generic` is present.
@@ -171,9 +189,24 @@ impl ScopeSet {
                 let (prefix, positional, params) = split(value).map_err(&bad)?;
                 match prefix {
                     "include" => {
-                        return Err(OAuthError::InvalidScope(
-                            "Permission sets (include:) are not supported by this server".into(),
-                        ))
+                        check_keys(&params, &["nsid", "aud"]).map_err(&bad)?;
+                        let nsids = values(positional, &params, "nsid")?;
+                        let [nsid] = nsids.as_slice() else {
+                            return Err(bad("one nsid is required"));
+                        };
+                        if !is_valid_nsid(nsid) {
+                            return Err(bad("nsid must be an NSID"));
+                        }
+                        let aud = match multi(&params, "aud").as_slice() {
+                            [] => None,
+                            [aud] if is_audience(aud) => Some(aud.clone()),
+                            _ => return Err(bad("aud must be one DID with a service fragment")),
+                        };
+                        self.includes.push(Include {
+                            value: value.to_owned(),
+                            nsid: nsid.clone(),
+                            aud,
+                        });
                     }
                     "repo" => {
                         let collections = values(positional, &params, "collection")?;
@@ -326,6 +359,20 @@ fn check_keys(params: &Params, allowed: &[&str]) -> Result<(), &'static str> {
     }
 }
 
+/// An atproto service audience: a DID followed by `#` and a service id (`did:web:api.example#svc`).
+fn is_audience(aud: &str) -> bool {
+    match aud.split_once('#') {
+        Some((did, fragment)) => {
+            crate::syntax::is_valid_did(did)
+                && !fragment.is_empty()
+                && fragment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        }
+        None => false,
+    }
+}
+
 fn valid_mime_pattern(m: &str) -> bool {
     let Some((t, s)) = m.split_once('/') else {
         return false;
@@ -424,11 +471,28 @@ mod tests {
             "rpc:*?aud=*",
             "account:password",
             "identity:email",
-            "include:com.example.set",
+            "include:not-an-nsid",
+            "include:com.example.set?aud=did:web:api.example",
+            "include:com.example.set?foo=bar",
         ] {
             let err = ScopeSet::parse(&format!("atproto {bad}")).unwrap_err();
             assert_eq!(err.code(), "invalid_scope", "{bad}");
         }
         assert!(ScopeSet::parse(&"atproto ".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn permission_sets_are_kept_with_their_audience() {
+        let s = ScopeSet::parse(
+            "atproto include:com.example.auth.basic include:com.example.auth.full?aud=did:web:api.example%23svc",
+        )
+        .unwrap();
+        let inc = s.includes();
+        assert_eq!(inc.len(), 2);
+        assert_eq!(inc[0].nsid, "com.example.auth.basic");
+        assert_eq!(inc[0].aud, None);
+        assert_eq!(inc[1].aud.as_deref(), Some("did:web:api.example#svc"));
+        // An include grants nothing by itself: it is expanded at PAR time.
+        assert!(!s.allows_repo("com.example.auth.thing", RepoAction::Create));
     }
 }

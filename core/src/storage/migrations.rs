@@ -130,6 +130,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed secrets",
         sql: super::sealing::SCHEMA,
     },
+    // OAuth: remembered browsers (devices) and the accounts signed in on them, remembered consent,
+    // the account a pending request was signed in with, and resolved permission sets.
+    Migration {
+        version: 10,
+        name: "oauth devices, consents and permission sets",
+        sql: super::oauth_store::DEVICE_SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
