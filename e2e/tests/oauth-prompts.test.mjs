@@ -6,13 +6,18 @@
 // directly. Hostile: `prompt=none` for a client never consented to, and a device cookie replayed
 // after its rotation from another client address.
 import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
 import { request } from 'node:http'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { AtpAgent } from '@atproto/api'
 import { startCluster } from '../lib/cluster.mjs'
 import { SCOPE, callbackServer, launchChromium, oauthClient } from '../lib/oauth.mjs'
 
 const PASSWORD = 'correct horse battery staple'
+// Screenshots of the pages, kept as test artefacts (git ignores the folder).
+const SHOTS = join(dirname(dirname(fileURLToPath(import.meta.url))), 'artifacts', 'oauth-pages')
 
 describe('prompt, remembered devices, the account chooser and remembered consent', () => {
   let cluster
@@ -91,6 +96,28 @@ describe('prompt, remembered devices, the account chooser and remembered consent
     assert.equal(session.did, who.did)
   }
 
+  /** Screenshots of the current page at phone and desktop width, light and dark. */
+  async function shoot(name) {
+    mkdirSync(SHOTS, { recursive: true })
+    for (const width of [390, 1280]) {
+      for (const colorScheme of ['light', 'dark']) {
+        await page.setViewportSize({ width, height: 900 })
+        await page.emulateMedia({ colorScheme })
+        await page.screenshot({ path: join(SHOTS, `${name}-${width}-${colorScheme}.png`), fullPage: true })
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' })
+    // Nothing overflows sideways at phone width.
+    await page.setViewportSize({ width: 390, height: 900 })
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(overflow <= 0, `${name} is ${overflow}px wider than a 390px screen`)
+    // Every visible control has a label (or is a button with text).
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input:not([type=hidden])')].filter((i) => i.labels.length === 0).map((i) => i.id),
+    )
+    assert.deepEqual(unlabelled, [], `${name}: inputs without a label`)
+  }
+
   async function deviceCookie() {
     return (await context.cookies()).find((c) => c.name === 'pocketpds-device')
   }
@@ -105,8 +132,10 @@ describe('prompt, remembered devices, the account chooser and remembered consent
     assert.equal(await expectPage(await authorizeUrl(alice, 'login')), 'Sign in')
     assert.equal(await page.locator('#identifier').inputValue(), alice.handle)
     assert.equal(await page.locator('label[for=remember]').textContent(), 'Stay signed in on this device')
+    await shoot('sign-in')
     await signIn(alice, true)
     assert.equal(await page.locator('h1').textContent(), 'Allow access?')
+    await shoot('consent')
     assert.match(await page.locator('#account').textContent(), new RegExp(`@${alice.handle}`))
     assert.deepEqual(
       await page.locator('#scopes li').evaluateAll((lis) => lis.map((li) => li.dataset.scope)),
@@ -159,6 +188,7 @@ describe('prompt, remembered devices, the account chooser and remembered consent
     assert.equal(await expectPage(await authorizeUrl(null)), 'Choose an account')
     const offered = await page.locator('#accounts button').evaluateAll((bs) => bs.map((b) => b.dataset.did))
     assert.deepEqual(new Set(offered), new Set([alice.did, bob.did]))
+    await shoot('chooser')
     // Bob consented before: choosing him gives a code at once.
     const [cb] = await Promise.all([callback.next(), page.click(`button[data-did="${bob.did}"]`)])
     await exchange(cb.searchParams, bob)
@@ -177,6 +207,7 @@ describe('prompt, remembered devices, the account chooser and remembered consent
 
   test('prompt=create shows the sign-up form', async () => {
     assert.equal(await expectPage(await authorizeUrl(null, 'create')), 'Create an account')
+    await shoot('sign-up')
     for (const id of ['#handle', '#email', '#new-password', '#invite-code', '#remember']) {
       assert.equal(await page.locator(id).count(), 1, id)
     }

@@ -53,8 +53,14 @@ impl ClientView {
         }
     }
 
+    /// How the text names the client: its name, else (its id being shown above) a development
+    /// app or its id.
     fn title(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.client_id)
+        match &self.name {
+            Some(name) => name,
+            None if self.development => "a development app",
+            None => &self.client_id,
+        }
     }
 
     fn render(&self) -> String {
@@ -451,7 +457,7 @@ const STYLE: &str = ":root{color-scheme:light dark;--bg:#fff;--fg:#16181c;--mute
 *{box-sizing:border-box}html{-webkit-text-size-adjust:100%}\
 body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--bg);color:var(--fg);margin:0}\
 main{max-width:30rem;margin:0 auto;padding:1.5rem 1rem 3rem}\
-h1{font-size:1.5rem;margin:1.2rem 0 .3rem}a{color:var(--accent)}\
+h1{font-size:1.5rem;margin:1.2rem 0 .3rem}p,li{overflow-wrap:anywhere}a{color:var(--accent)}\
 a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}\
 code{background:var(--card);padding:0 .25rem;border-radius:4px;word-break:break-all;font-size:.9em}\
 .client{display:flex;gap:.8rem;align-items:center;padding:.8rem;background:var(--card);border:1px solid var(--line);border-radius:10px}\
