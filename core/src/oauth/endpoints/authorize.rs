@@ -21,7 +21,10 @@
 //! issuer's is refused, and so is one whose device cookie is not the request's device. Signing in
 //! (the account password, not an app password, of an active account) or choosing a remembered
 //! account records the account on the request and returns to GET; "stay signed in" remembers it on
-//! the device and rotates the device secret. Allowing records the consent and a single-use code on
+//! the device and rotates the device secret. Signing up creates the account exactly as
+//! `com.atproto.server.createAccount` does (its handle-domain and invite-code rules, the same
+//! [`create_with_identity`]), then signs it in the same way, so GET shows the consent step next;
+//! a refused sign-up shows the form again with the reason and creates nothing. Allowing records the consent and a single-use code on
 //! the request in one conditional UPDATE and redirects to the client with `code`, `state` and
 //! `iss`; denying deletes the request and redirects with `access_denied`.
 
@@ -36,7 +39,7 @@ use super::page::{
 };
 use super::{cookie, form};
 use crate::auth::login;
-use crate::http::AppState;
+use crate::http::{AppState, XrpcError};
 use crate::oauth::device::{
     self, ClientInfo, DeviceCookie, Recognised, ANONYMOUS_DEVICE_SECS, DEVICE_COOKIE,
     REMEMBER_SECS, ROTATE_AFTER_SECS,
@@ -46,6 +49,7 @@ use crate::oauth::random::{constant_time_eq, random_id};
 use crate::oauth::request::{AuthorizationParams, Prompt, REQUEST_URI_PREFIX};
 use crate::oauth::{OAuthError, OAuthServer};
 use crate::storage::oauth_store::OAuthRequestRow;
+use crate::xrpc::server::create_account::{create_with_identity, Input as CreateAccountInput};
 
 /// The CSRF cookie.
 const CSRF_COOKIE: &str = "pocketpds-csrf";
@@ -630,9 +634,119 @@ async fn decide(
                 .await?;
             response
         }
+        "signup" => {
+            let input = SignUp::from_form(&params, &state.config.service_handle_domains)?;
+            let failure = match create_with_identity(state, &input.create).await {
+                Ok(account) => {
+                    let browser =
+                        signed_in(oauth, browser, &info, &account.did, input.remember, now).await?;
+                    if !oauth
+                        .store
+                        .set_request_login(id, &device_id, &account.did, now)
+                        .await?
+                    {
+                        return Err(OAuthError::AccessDenied(
+                            "This request was already authorized or has expired".into(),
+                        ));
+                    }
+                    return Ok(Cookies::new(oauth, None, &browser).apply(back_to_page()));
+                }
+                Err(e) => sign_up_failure(&e, &input.create),
+            };
+            let client = oauth.clients.resolve(&row.client_id).await?;
+            let view = ClientView::of(&client, oauth.dev_mode);
+            SignUpPage {
+                ctx: PageContext {
+                    client: &view,
+                    request_uri,
+                    csrf,
+                    redirect_uri: &parameters.redirect_uri,
+                    dev_mode: oauth.dev_mode,
+                },
+                domains: &state.config.service_handle_domains,
+                invite_required: state.config.invite_required,
+                values: (
+                    &input.typed_handle,
+                    input.create.email.as_deref().unwrap_or(""),
+                    input.create.invite_code.as_deref().unwrap_or(""),
+                ),
+                error: Some(&failure),
+            }
+            .render(StatusCode::BAD_REQUEST)
+        }
         _ => return Err(OAuthError::InvalidRequest("Unknown action".into())),
     };
     Ok(response)
+}
+
+/// The sign-up form, as `createAccount` takes it.
+struct SignUp {
+    /// What `createAccount` is asked to create.
+    create: CreateAccountInput,
+    /// The handle as typed, shown again on a refused attempt.
+    typed_handle: String,
+    /// Whether "stay signed in" was ticked.
+    remember: bool,
+}
+
+impl SignUp {
+    /// Reads the form. A handle typed without a dot is taken as a name under the first service
+    /// domain (`alice` → `alice.example.com`); empty fields count as absent.
+    fn from_form(params: &Params, domains: &[String]) -> Result<SignUp, OAuthError> {
+        let field = |name: &str| -> Result<Option<String>, OAuthError> {
+            Ok(params
+                .get(name)?
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned))
+        };
+        let typed_handle = field("handle")?.unwrap_or_default();
+        let handle = match domains.first() {
+            Some(domain) if !typed_handle.is_empty() && !typed_handle.contains('.') => {
+                format!("{typed_handle}.{}", domain.trim_start_matches('.'))
+            }
+            _ => typed_handle.clone(),
+        };
+        Ok(SignUp {
+            create: CreateAccountInput {
+                email: field("email")?,
+                handle,
+                did: None,
+                invite_code: field("invite_code")?,
+                // The password as typed: spaces are part of it.
+                password: params
+                    .get("password")?
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned),
+                recovery_key: None,
+            },
+            typed_handle,
+            remember: params.get("remember")? == Some("1"),
+        })
+    }
+}
+
+/// What the sign-up form says when `createAccount` refused: its own words, put plainly for the
+/// refusals a person can fix; a failure of the server is logged and said in general terms.
+fn sign_up_failure(error: &XrpcError, input: &CreateAccountInput) -> String {
+    match error.error.as_str() {
+        "InvalidInviteCode" if input.invite_code.is_none() => {
+            "An invite code is required to create an account on this server".into()
+        }
+        "InvalidInviteCode" => "This invite code is not valid or has been used up".into(),
+        "HandleNotAvailable" => format!(
+            "The handle {} is already taken: choose another",
+            input.handle
+        ),
+        _ if error.status.is_server_error() => {
+            log::error!(
+                "sign-up on the authorization page failed: {}",
+                error.message
+            );
+            "The account could not be created: try again later".into()
+        }
+        _ => error.message.clone(),
+    }
 }
 
 /// After a successful sign-in on `browser`: remembers the account there (or forgets it, when

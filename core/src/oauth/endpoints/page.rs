@@ -382,7 +382,7 @@ impl SignUpPage<'_> {
 <form method=\"post\" action=\"/oauth/authorize\">{hidden}\
 <label for=\"handle\">Handle</label>\
 <input id=\"handle\" name=\"handle\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required aria-describedby=\"handle-help\" value=\"{handle}\">\
-<p class=\"small\" id=\"handle-help\">Ending with {domains}</p>\
+<p class=\"small\" id=\"handle-help\">Ending with {domains} (a name alone gets the first)</p>\
 <label for=\"email\">Email</label>\
 <input type=\"email\" id=\"email\" name=\"email\" autocomplete=\"email\" required value=\"{email}\">\
 <label for=\"new-password\">Password</label>\
