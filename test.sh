@@ -55,4 +55,6 @@ if ! command -v dnsmasq >/dev/null && [ ! -x /usr/sbin/dnsmasq ] && [ -z "${DNSM
   install_packages dnsmasq-base
 fi
 cargo build -p pocketpds --locked
+# The scope parser as a program, for the differential test against @atproto/oauth-scopes.
+cargo build -p pocketpds-core --example scope_verdicts --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs
