@@ -68,4 +68,6 @@ if [ -z "${TOXIPROXY_BIN:-}" ]; then
   export TOXIPROXY_BIN
 fi
 cargo build -p pocketpds --locked
+# The scope parser as a program, for the differential test against @atproto/oauth-scopes.
+cargo build -p pocketpds-core --example scope_verdicts --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

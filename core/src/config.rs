@@ -99,6 +99,10 @@ pub struct Config {
     /// The DNS server that handle TXT lookups ask (`PDS_DNS_RESOLVER`, `ip:port`, or an IP for
     /// port 53); `None` uses the system configuration. Read by hosts that supply DNS (the daemon).
     pub dns_resolver: Option<SocketAddr>,
+    /// The request header in which a trusted reverse proxy gives the client's address
+    /// (`PDS_CLIENT_IP_HEADER`, for example `x-real-ip`; of `x-forwarded-for`, the last entry is
+    /// read). `None`: client addresses are unknown (the header could be forged).
+    pub client_ip_header: Option<String>,
     /// Firehose frames queued for one subscriber before it is dropped as too slow
     /// (`PDS_MAX_SUBSCRIPTION_BUFFER`).
     pub max_subscription_buffer: u64,
@@ -272,6 +276,7 @@ impl Config {
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
             dns_resolver,
+            client_ip_header: var("PDS_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
             max_subscription_buffer: number(
                 "PDS_MAX_SUBSCRIPTION_BUFFER",
                 DEFAULT_MAX_SUBSCRIPTION_BUFFER,

@@ -164,6 +164,7 @@ async fn expired_tokens_and_oauth_rows_are_swept_and_live_ones_stay() {
                 did: None,
                 code: None,
                 expires_at,
+                login_did: None,
             })
             .await
             .unwrap();

@@ -387,6 +387,7 @@ async fn pushed_requests_are_single_use_and_expire() {
             did: None,
             code: None,
             expires_at: common::oauth::now() - 1,
+            login_did: None,
         })
         .await
         .unwrap();
@@ -413,7 +414,7 @@ async fn the_consent_form_needs_its_csrf_token_and_the_right_password() {
     let request_uri = c.par(addr, GENERIC).await;
     let mut browser = Browser::default();
     let page = browser.open(addr, &request_uri).await;
-    assert!(page.text().contains("transition:generic"));
+    assert!(page.text().contains("id=\"signin\""), "{}", page.text());
     assert!(page.header("content-security-policy").is_some());
     let csrf = Browser::csrf(&page);
     let r = browser
@@ -432,7 +433,7 @@ async fn the_consent_form_needs_its_csrf_token_and_the_right_password() {
             addr,
             &request_uri,
             &csrf,
-            "allow",
+            "signin",
             "alice.test",
             "wrong password",
         )
@@ -645,7 +646,14 @@ async fn scopes_limit_what_a_token_may_write() {
     }
     let csrf = Browser::csrf(&page);
     let r = browser
-        .submit(addr, &request_uri, &csrf, "allow", "alice.test", PASSWORD)
+        .sign_in_and_allow(
+            addr,
+            narrow_client,
+            &request_uri,
+            &csrf,
+            "alice.test",
+            PASSWORD,
+        )
         .await;
     let location = url::Url::parse(r.header("location").unwrap()).unwrap();
     let code = location

@@ -10,6 +10,9 @@
 //   const cluster = await startCluster({ nodes: 3, replica: true })
 //   // … plus primary: { url, kill(), restart() }, restart(i); `nodeEnv(i, { primaryUrl })` may
 //   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
+//   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
+//
+// nginx passes the client's address in X-Real-IP, and the nodes read it (PDS_CLIENT_IP_HEADER).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -122,6 +125,7 @@ ${servers}
     location / {
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
       proxy_next_upstream error timeout;
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
@@ -145,7 +149,7 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200 } = {}) {
+export async function startCluster({ nodes: count = 2, env: commonEnv = {}, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200 } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const sqld = replica ? sqldPath('replica cluster') : null
@@ -193,6 +197,9 @@ export async function startCluster({ nodes: count = 2, replica = false, nodeEnv 
             ...(replica
               ? { PDS_DATABASE_URL: primary.url, PDS_SECRETS_KEY: secretsKey, PDS_SYNC_INTERVAL_MS: String(syncIntervalMs) }
               : {}),
+            // nginx gives the client's address; only the nodes behind it trust the header.
+            PDS_CLIENT_IP_HEADER: 'x-real-ip',
+            ...commonEnv,
             ...extraEnv[i],
           },
         },

@@ -6,7 +6,11 @@
 //   // { address: '127.0.0.1:PORT', resolver, stop() }
 //
 // Each entry is one TXT record: a name and its character strings (joined by the reader). Several
-// entries with one name make several records.
+// entries with one name make several records. A test whose records depend on the node (a DID the
+// node creates) reserves the port first and starts dnsmasq on it later:
+//
+//   const port = await freePort(); startNode({ env: { PDS_DNS_RESOLVER: `127.0.0.1:${port}` } })
+//   ...; const dns = await startDnsmasq(records, { port })
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Resolver } from 'node:dns/promises'
@@ -24,7 +28,8 @@ export function dnsmasqPath() {
   return candidates.find((p) => p && existsSync(p)) ?? null
 }
 
-async function freePort() {
+/** A loopback port free at the time of asking. */
+export async function freePort() {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -33,13 +38,13 @@ async function freePort() {
   return port
 }
 
-/** Starts dnsmasq serving `records`; resolves once it answers the first of them. */
-export async function startDnsmasq(records) {
+/** Starts dnsmasq serving `records` (on `port`, else a free one); resolves once it answers the first. */
+export async function startDnsmasq(records, { port: wanted } = {}) {
   const bin = dnsmasqPath()
   if (!bin) throw new Error('dnsmasq not found: install it (apt-get install dnsmasq-base) or set DNSMASQ_PATH')
   if (records.length === 0) throw new Error('startDnsmasq needs at least one record')
   const dir = await mkdtemp(join(tmpdir(), 'pocketpds-dns-'))
-  const port = await freePort()
+  const port = wanted ?? (await freePort())
   const args = [
     '--keep-in-foreground',
     '--no-resolv',

@@ -72,10 +72,11 @@ export async function callbackServer() {
 /**
  * A loopback OAuth client (client_id `http://localhost?...`) that resolves handles through
  * `handleResolver` (a PDS URL) and DIDs through the PLC directory at `plcUrl`, over plain http.
+ * `scope` (default SCOPE) is the scope its metadata declares; it is part of its client id.
  */
-export function oauthClient({ plcUrl, handleResolver, redirectUri, fetch }) {
+export function oauthClient({ plcUrl, handleResolver, redirectUri, fetch, scope = SCOPE }) {
   return new NodeOAuthClient({
-    clientMetadata: buildAtprotoLoopbackClientMetadata({ scope: SCOPE, redirect_uris: [redirectUri] }),
+    clientMetadata: buildAtprotoLoopbackClientMetadata({ scope, redirect_uris: [redirectUri] }),
     stateStore: memoryStore(),
     sessionStore: memoryStore(),
     allowHttp: true,
@@ -86,10 +87,10 @@ export function oauthClient({ plcUrl, handleResolver, redirectUri, fetch }) {
 }
 
 /**
- * Runs the authorization: PAR through the client, then the login + consent page in Chromium (the
- * identifier is prefilled from the login hint; the password is typed; "Sign in and allow" is
- * clicked), then the callback and the code exchange through the client. Returns the session and
- * what the page showed.
+ * Runs the authorization: PAR through the client, then the pages in Chromium — the sign-in form
+ * (the identifier is prefilled from the login hint; the password is typed; "Sign in" is clicked),
+ * then the consent page ("Allow" is clicked) — then the callback and the code exchange through the
+ * client. Returns the session and what the pages showed.
  */
 export async function signInWithBrowser(browser, client, callbackTarget, handle, password) {
   const url = await client.authorize(handle, { scope: SCOPE })
@@ -103,10 +104,11 @@ export async function signInWithBrowser(browser, client, callbackTarget, handle,
     const shown = {
       title: await page.title(),
       clientId: await page.locator('#client-id').textContent(),
-      scopes: await page.locator('#scopes li').evaluateAll((lis) => lis.map((li) => li.dataset.scope)),
       identifier: await page.locator('#identifier').inputValue(),
     }
     await page.fill('#password', password)
+    await Promise.all([page.waitForURL(/\/oauth\/authorize\?/), page.click('#signin')])
+    shown.scopes = await page.locator('#scopes li').evaluateAll((lis) => lis.map((li) => li.dataset.scope))
     const [callback] = await Promise.all([callbackTarget.next(), page.click('#allow')])
     const params = callback.searchParams
     const { session } = await client.callback(params)

@@ -98,6 +98,17 @@ impl IdentityResolver {
         self
     }
 
+    /// The DNS TXT resolver the host supplied, if any (Lexicon resolution asks it too).
+    pub fn dns(&self) -> Option<Arc<dyn DnsTxtResolver>> {
+        self.handles.dns.clone()
+    }
+
+    /// The client for URLs the node did not choose (public addresses only, loopback too in
+    /// development mode).
+    pub fn web(&self) -> Arc<dyn HttpFetch> {
+        self.http.clone()
+    }
+
     /// The PLC directory client this resolver uses.
     pub fn plc(&self) -> &PlcClient {
         &self.plc

@@ -11,12 +11,14 @@
 //! authenticate DPoP-bound XRPC calls.
 
 pub mod client;
+pub mod device;
 pub mod dpop;
 pub mod endpoints;
 mod error;
 pub mod form;
 pub mod jws;
 pub mod nonce;
+pub mod permission_set;
 pub mod random;
 pub mod replay;
 pub mod request;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::ClientMetadata;
 use super::form::Params;
+use super::permission_set::GrantedSet;
 use super::scope::ScopeSet;
 use super::OAuthError;
 use crate::syntax::{is_valid_did, is_valid_handle};
@@ -24,6 +25,36 @@ pub enum ResponseMode {
     Query,
     /// In the redirect's fragment.
     Fragment,
+}
+
+/// What the client asks the authorization page to do (`prompt`, OpenID Connect Core §3.1.2.1 and
+/// the atproto profile's `create`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Answer at once: a code, or `login_required` / `consent_required`.
+    None,
+    /// Sign in again, even if the browser stays signed in.
+    Login,
+    /// Ask for consent again, even if it was given before.
+    Consent,
+    /// Show the account chooser.
+    SelectAccount,
+    /// Show the sign-up form.
+    Create,
+}
+
+impl Prompt {
+    fn parse(s: &str) -> Option<Prompt> {
+        Some(match s {
+            "none" => Prompt::None,
+            "login" => Prompt::Login,
+            "consent" => Prompt::Consent,
+            "select_account" => Prompt::SelectAccount,
+            "create" => Prompt::Create,
+            _ => return None,
+        })
+    }
 }
 
 /// Validated parameters of an authorization request.
@@ -45,6 +76,12 @@ pub struct AuthorizationParams {
     pub login_hint: Option<String>,
     /// The DPoP key the tokens will be bound to, when known.
     pub dpop_jkt: Option<String>,
+    /// What the page should do.
+    #[serde(default)]
+    pub prompt: Option<Prompt>,
+    /// The permission sets asked for, resolved; `scope` holds their expanded permissions.
+    #[serde(default)]
+    pub permission_sets: Vec<GrantedSet>,
 }
 
 impl AuthorizationParams {
@@ -123,13 +160,12 @@ impl AuthorizationParams {
                 Some(hint)
             }
         };
-        if let Some(prompt) = params.get("prompt")? {
-            if prompt == "none" {
-                return Err(OAuthError::AccessDenied(
-                    "Public clients are not allowed to use silent-sign-on".into(),
-                ));
-            }
-        }
+        let prompt = match params.get("prompt")? {
+            None | Some("") => None,
+            Some(p) => Some(
+                Prompt::parse(p).ok_or_else(|| invalid(&format!("Unsupported prompt \"{p}\"")))?,
+            ),
+        };
         let dpop_jkt = match (params.get("dpop_jkt")?, proof_jkt) {
             (Some(asked), Some(proof)) if asked != proof => {
                 return Err(OAuthError::InvalidDpopProof(
@@ -148,7 +184,28 @@ impl AuthorizationParams {
             code_challenge: code_challenge.to_owned(),
             login_hint,
             dpop_jkt,
+            prompt,
+            permission_sets: Vec::new(),
         })
+    }
+
+    /// The values consent is given (and remembered) for: the scope values as the client asked for
+    /// them, a permission set as its `include:` value rather than its expansion.
+    pub fn consent_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .scope
+            .split(' ')
+            .filter(|v| !v.is_empty())
+            .filter(|v| {
+                !self
+                    .permission_sets
+                    .iter()
+                    .any(|s| s.permissions.iter().any(|p| p == v))
+            })
+            .map(str::to_owned)
+            .collect();
+        out.extend(self.permission_sets.iter().map(|s| s.scope.clone()));
+        out
     }
 
     /// The JSON kept with the request.

@@ -139,6 +139,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "batched commits and the node registry",
         sql: super::cluster::SCHEMA,
     },
+    // OAuth: remembered browsers (devices) and the accounts signed in on them, remembered consent,
+    // the account a pending request was signed in with, and resolved permission sets.
+    Migration {
+        version: 11,
+        name: "oauth devices, consents and permission sets",
+        sql: super::oauth_store::DEVICE_SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

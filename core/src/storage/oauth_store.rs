@@ -1,6 +1,8 @@
 //! [`OAuthStore`]: the OAuth authorization server's rows in the shared database — pushed
 //! authorization requests and their codes, sessions (one per authorization, holding the current
-//! refresh token's hash and access token id), and the DPoP / client-assertion replay table.
+//! refresh token's hash and access token id), the DPoP / client-assertion replay table, the
+//! browsers that stay signed in (devices, the accounts remembered on each, with a rotated secret),
+//! the consent each account gave each client, and resolved permission sets (a cache with expiry).
 //!
 //! Every single-use step is one conditional statement on the primary, so two nodes (or two tasks)
 //! racing on the same request, code or refresh token cannot both win: a code is consumed by
@@ -54,6 +56,53 @@ CREATE TABLE oauth_replay (
 CREATE INDEX oauth_replay_expires ON oauth_replay (expires_at);
 ";
 
+/// The SQL of the OAuth devices migration: the account a pending request was signed in with,
+/// remembered devices and accounts, remembered consent, and the permission set cache.
+pub(crate) const DEVICE_SCHEMA: &str = "
+ALTER TABLE oauth_request ADD COLUMN login_did TEXT;
+
+CREATE TABLE oauth_device (
+    id TEXT PRIMARY KEY NOT NULL,
+    secret_hash BLOB NOT NULL,
+    previous_hash BLOB,
+    rotated_at INTEGER NOT NULL,
+    rotated_from TEXT,
+    user_agent TEXT,
+    ip_address TEXT,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_device_expires ON oauth_device (expires_at);
+
+CREATE TABLE oauth_device_account (
+    id TEXT PRIMARY KEY NOT NULL,
+    device_id TEXT NOT NULL REFERENCES oauth_device (id) ON DELETE CASCADE,
+    did TEXT NOT NULL REFERENCES account (did) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    UNIQUE (device_id, did)
+) WITHOUT ROWID;
+CREATE INDEX oauth_device_account_did ON oauth_device_account (did);
+CREATE INDEX oauth_device_account_expires ON oauth_device_account (expires_at);
+
+CREATE TABLE oauth_consent (
+    did TEXT NOT NULL REFERENCES account (did) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (did, client_id, scope)
+) WITHOUT ROWID;
+
+CREATE TABLE oauth_permission_set (
+    nsid TEXT PRIMARY KEY NOT NULL,
+    document TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_permission_set_expires ON oauth_permission_set (expires_at);
+";
+
 /// A pushed authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthRequestRow {
@@ -75,11 +124,13 @@ pub struct OAuthRequestRow {
     pub code: Option<String>,
     /// When it (or its code) expires.
     pub expires_at: i64,
+    /// The account signed in (or chosen) for it on its device, before consent.
+    pub login_did: Option<String>,
 }
 
 impl OAuthRequestRow {
-    const COLUMNS: &'static str =
-        "id, client_id, client_auth, parameters, dpop_jkt, device_id, did, code, expires_at";
+    const COLUMNS: &'static str = "id, client_id, client_auth, parameters, dpop_jkt, device_id, \
+        did, code, expires_at, login_did";
 
     fn from_row(row: &Row) -> Result<OAuthRequestRow, StorageError> {
         Ok(OAuthRequestRow {
@@ -92,6 +143,7 @@ impl OAuthRequestRow {
             did: row.get(6)?,
             code: row.get(7)?,
             expires_at: row.get(8)?,
+            login_did: row.get(9)?,
         })
     }
 }
@@ -174,6 +226,110 @@ pub struct SessionRotation<'a> {
     pub refresh_expires_at: i64,
 }
 
+/// A browser that opened the authorization page: its cookie carries `<id>.<secret>`, and only the
+/// hash of the current secret (and of the one before the last rotation) is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// Its id (`dev-…`).
+    pub id: String,
+    /// SHA-256 of the cookie's current secret.
+    pub secret_hash: Vec<u8>,
+    /// SHA-256 of the secret before the last rotation.
+    pub previous_hash: Option<Vec<u8>>,
+    /// When the secret was last rotated.
+    pub rotated_at: i64,
+    /// The client address that the last rotation was sent to, when known.
+    pub rotated_from: Option<String>,
+    /// The browser's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Its last client address, when known.
+    pub ip_address: Option<String>,
+    /// When it was first seen.
+    pub created_at: i64,
+    /// When it was last seen.
+    pub last_seen_at: i64,
+    /// When it is forgotten if unused.
+    pub expires_at: i64,
+}
+
+impl DeviceRow {
+    const COLUMNS: &'static str = "id, secret_hash, previous_hash, rotated_at, rotated_from, \
+        user_agent, ip_address, created_at, last_seen_at, expires_at";
+
+    fn from_row(row: &Row) -> Result<DeviceRow, StorageError> {
+        Ok(DeviceRow {
+            id: row.get(0)?,
+            secret_hash: row.get(1)?,
+            previous_hash: row.get(2)?,
+            rotated_at: row.get(3)?,
+            rotated_from: row.get(4)?,
+            user_agent: row.get(5)?,
+            ip_address: row.get(6)?,
+            created_at: row.get(7)?,
+            last_seen_at: row.get(8)?,
+            expires_at: row.get(9)?,
+        })
+    }
+}
+
+/// An account that stays signed in on a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAccountRow {
+    /// Its id (`dva-…`), what the owner revokes.
+    pub id: String,
+    /// The device.
+    pub device_id: String,
+    /// The account.
+    pub did: String,
+    /// When it was signed in.
+    pub created_at: i64,
+    /// When it was last used.
+    pub last_used_at: i64,
+    /// When it is forgotten if unused.
+    pub expires_at: i64,
+    /// The device's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The device's last client address, when known.
+    pub ip_address: Option<String>,
+}
+
+impl DeviceAccountRow {
+    const COLUMNS: &'static str = "a.id, a.device_id, a.did, a.created_at, a.last_used_at, \
+        a.expires_at, d.user_agent, d.ip_address";
+
+    fn from_row(row: &Row) -> Result<DeviceAccountRow, StorageError> {
+        Ok(DeviceAccountRow {
+            id: row.get(0)?,
+            device_id: row.get(1)?,
+            did: row.get(2)?,
+            created_at: row.get(3)?,
+            last_used_at: row.get(4)?,
+            expires_at: row.get(5)?,
+            user_agent: row.get(6)?,
+            ip_address: row.get(7)?,
+        })
+    }
+}
+
+/// A rotation of a device's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRotation<'a> {
+    /// The device.
+    pub id: &'a str,
+    /// The hash of the secret presented (which must still be the current one).
+    pub old_hash: &'a [u8],
+    /// The hash of its successor.
+    pub new_hash: &'a [u8],
+    /// Now.
+    pub now: i64,
+    /// The client address the new secret goes to, when known.
+    pub ip_address: Option<&'a str>,
+    /// The browser's `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// The device's new expiry.
+    pub expires_at: i64,
+}
+
 /// OAuth rows in one libSQL database. Cloning shares the connection.
 #[derive(Clone)]
 pub struct OAuthStore {
@@ -203,7 +359,8 @@ impl OAuthStore {
         self.conn
             .execute(
                 "INSERT INTO oauth_request (id, client_id, client_auth, parameters, dpop_jkt,
-                 device_id, did, code, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 device_id, did, code, expires_at, login_did)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     row.id.as_str(),
                     row.client_id.as_str(),
@@ -213,7 +370,8 @@ impl OAuthStore {
                     row.device_id.clone(),
                     row.did.clone(),
                     row.code.clone(),
-                    row.expires_at
+                    row.expires_at,
+                    row.login_did.clone()
                 ],
             )
             .await?;
@@ -281,6 +439,311 @@ impl OAuthStore {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Records `did` as the account signed in (or chosen) for a live, unapproved request opened by
+    /// `device_id`. False when it is expired, approved, or another browser's.
+    pub async fn set_request_login(
+        &self,
+        id: &str,
+        device_id: &str,
+        did: &str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE oauth_request SET login_did = ?3
+                 WHERE id = ?1 AND device_id = ?2 AND code IS NULL AND did IS NULL
+                 AND expires_at > ?4",
+                params![id, device_id, did, now],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Stores a new device.
+    pub async fn insert_device(&self, row: &DeviceRow) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "INSERT INTO oauth_device (id, secret_hash, previous_hash, rotated_at, rotated_from,
+                 user_agent, ip_address, created_at, last_seen_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    row.id.as_str(),
+                    row.secret_hash.clone(),
+                    row.previous_hash.clone(),
+                    row.rotated_at,
+                    row.rotated_from.clone(),
+                    row.user_agent.clone(),
+                    row.ip_address.clone(),
+                    row.created_at,
+                    row.last_seen_at,
+                    row.expires_at
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The device with this id that has not expired at `now`.
+    pub async fn device(&self, id: &str, now: i64) -> Result<Option<DeviceRow>, StorageError> {
+        let sql = format!(
+            "SELECT {} FROM oauth_device WHERE id = ?1 AND expires_at > ?2",
+            DeviceRow::COLUMNS
+        );
+        let mut rows = self.conn.query(&sql, params![id, now]).await?;
+        match rows.next().await? {
+            Some(row) => Ok(Some(DeviceRow::from_row(&row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rotates a device's secret: one conditional UPDATE that succeeds only while the presented
+    /// secret is the current one. The replaced secret's hash is kept as the previous one.
+    pub async fn rotate_device(&self, r: &DeviceRotation<'_>) -> Result<bool, StorageError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE oauth_device SET previous_hash = secret_hash, secret_hash = ?3,
+                 rotated_at = ?4, rotated_from = ?5, ip_address = COALESCE(?5, ip_address),
+                 user_agent = COALESCE(?6, user_agent), last_seen_at = ?4,
+                 expires_at = MAX(expires_at, ?7)
+                 WHERE id = ?1 AND secret_hash = ?2",
+                params![
+                    r.id,
+                    r.old_hash.to_vec(),
+                    r.new_hash.to_vec(),
+                    r.now,
+                    r.ip_address,
+                    r.user_agent,
+                    r.expires_at
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Notes a visit of a device and extends its life to at least `expires_at`.
+    pub async fn touch_device(
+        &self,
+        id: &str,
+        now: i64,
+        ip_address: Option<&str>,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "UPDATE oauth_device SET last_seen_at = ?2, ip_address = COALESCE(?3, ip_address),
+                 expires_at = MAX(expires_at, ?4) WHERE id = ?1",
+                params![id, now, ip_address, expires_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets a device and every account remembered on it. Returns whether it existed.
+    pub async fn delete_device(&self, id: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM oauth_device WHERE id = ?1", [id])
+            .await?
+            == 1)
+    }
+
+    /// Keeps `did` signed in on `device_id` until `expires_at` (a new row gets `id`).
+    pub async fn remember_account(
+        &self,
+        id: &str,
+        device_id: &str,
+        did: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "INSERT INTO oauth_device_account (id, device_id, did, created_at, last_used_at,
+                 expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                 ON CONFLICT (device_id, did) DO UPDATE SET last_used_at = excluded.last_used_at,
+                 expires_at = excluded.expires_at",
+                params![id, device_id, did, now, expires_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Notes that a remembered account was used; false when it is no longer remembered.
+    pub async fn touch_device_account(
+        &self,
+        device_id: &str,
+        did: &str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .execute(
+                "UPDATE oauth_device_account SET last_used_at = ?3
+                 WHERE device_id = ?1 AND did = ?2 AND expires_at > ?3",
+                params![device_id, did, now],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Forgets `did` on `device_id`.
+    pub async fn forget_device_account(
+        &self,
+        device_id: &str,
+        did: &str,
+    ) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "DELETE FROM oauth_device_account WHERE device_id = ?1 AND did = ?2",
+                params![device_id, did],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The accounts remembered on a device at `now`, most recently used first.
+    pub async fn device_accounts(
+        &self,
+        device_id: &str,
+        now: i64,
+    ) -> Result<Vec<DeviceAccountRow>, StorageError> {
+        self.device_account_rows("a.device_id = ?1", device_id, now)
+            .await
+    }
+
+    /// The devices an account stays signed in on at `now`, most recently used first.
+    pub async fn account_devices(
+        &self,
+        did: &str,
+        now: i64,
+    ) -> Result<Vec<DeviceAccountRow>, StorageError> {
+        self.device_account_rows("a.did = ?1", did, now).await
+    }
+
+    async fn device_account_rows(
+        &self,
+        filter: &str,
+        value: &str,
+        now: i64,
+    ) -> Result<Vec<DeviceAccountRow>, StorageError> {
+        let sql = format!(
+            "SELECT {} FROM oauth_device_account a JOIN oauth_device d ON d.id = a.device_id
+             WHERE {filter} AND a.expires_at > ?2 AND d.expires_at > ?2
+             ORDER BY a.last_used_at DESC, a.id LIMIT 100",
+            DeviceAccountRow::COLUMNS
+        );
+        let mut rows = self.conn.query(&sql, params![value, now]).await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(DeviceAccountRow::from_row(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// Signs an account out of one device (`id` is the remembered account's id). Returns whether it
+    /// was the account's.
+    pub async fn delete_account_device(&self, did: &str, id: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .execute(
+                "DELETE FROM oauth_device_account WHERE id = ?1 AND did = ?2",
+                params![id, did],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Remembers that `did` consented to each of `scopes` for `client_id`.
+    pub async fn record_consent(
+        &self,
+        did: &str,
+        client_id: &str,
+        scopes: &[&str],
+        now: i64,
+    ) -> Result<(), StorageError> {
+        for scope in scopes {
+            self.conn
+                .execute(
+                    "INSERT INTO oauth_consent (did, client_id, scope, created_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                    params![did, client_id, *scope, now],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The scope values `did` has consented to for `client_id`.
+    pub async fn consented_scopes(
+        &self,
+        did: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut rows = self
+            .conn
+            .query(
+                "SELECT scope FROM oauth_consent WHERE did = ?1 AND client_id = ?2
+                 ORDER BY scope LIMIT 1000",
+                params![did, client_id],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(row.get(0)?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets every consent `did` gave `client_id`.
+    pub async fn delete_consent(&self, did: &str, client_id: &str) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "DELETE FROM oauth_consent WHERE did = ?1 AND client_id = ?2",
+                params![did, client_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A cached permission set document that is still fresh at `now`.
+    pub async fn permission_set(
+        &self,
+        nsid: &str,
+        now: i64,
+    ) -> Result<Option<String>, StorageError> {
+        let mut rows = self
+            .conn
+            .query(
+                "SELECT document FROM oauth_permission_set WHERE nsid = ?1 AND expires_at > ?2",
+                params![nsid, now],
+            )
+            .await?;
+        match rows.next().await? {
+            Some(row) => Ok(Some(row.get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Caches a resolved permission set document until `expires_at`.
+    pub async fn put_permission_set(
+        &self,
+        nsid: &str,
+        document: &str,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.conn
+            .execute(
+                "INSERT INTO oauth_permission_set (nsid, document, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (nsid) DO UPDATE SET document = excluded.document,
+                 expires_at = excluded.expires_at",
+                params![nsid, document, expires_at],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Deletes a request (denied, failed, or aborted). Returns whether it existed.
@@ -466,8 +929,9 @@ impl OAuthStore {
     }
 
     /// Deletes up to `limit` rows (at most [`super::MAX_DELETE_BATCH`]) that are over at `now`:
-    /// replay records, pushed requests and their codes past their expiry, and sessions that have
-    /// ended; returns how many. Fewer than `limit` means none is left. Each statement is one
+    /// replay records, pushed requests and their codes past their expiry, sessions that have
+    /// ended, devices and remembered accounts unused too long, stale permission sets; returns how
+    /// many. Fewer than `limit` means none is left. Each statement is one
     /// bounded `DELETE`, so several nodes may run it at once.
     pub async fn delete_expired(&self, now: i64, limit: usize) -> Result<u64, StorageError> {
         let limit = limit.min(super::MAX_DELETE_BATCH) as u64;
@@ -480,6 +944,12 @@ impl OAuthStore {
             "DELETE FROM oauth_session WHERE id IN (
                  SELECT id FROM oauth_session
                  WHERE expires_at <= ?1 OR refresh_expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM oauth_device_account WHERE id IN (
+                 SELECT id FROM oauth_device_account WHERE expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM oauth_device WHERE id IN (
+                 SELECT id FROM oauth_device WHERE expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM oauth_permission_set WHERE nsid IN (
+                 SELECT nsid FROM oauth_permission_set WHERE expires_at <= ?1 LIMIT ?2)",
         ] {
             let room = limit - deleted;
             if room == 0 {
@@ -531,6 +1001,7 @@ mod tests {
             did: None,
             code: None,
             expires_at: 1000,
+            login_did: None,
         }
     }
 

@@ -302,10 +302,20 @@ impl Browser {
         }
     }
 
-    /// Opens the consent page of `request_uri`.
+    /// Opens the authorization page of `request_uri`.
     pub async fn open(&mut self, addr: SocketAddr, request_uri: &str) -> Response {
+        self.open_for(addr, CLIENT_ID, request_uri).await
+    }
+
+    /// Opens the authorization page of `request_uri` pushed by `client_id`.
+    pub async fn open_for(
+        &mut self,
+        addr: SocketAddr,
+        client_id: &str,
+        request_uri: &str,
+    ) -> Response {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("client_id", CLIENT_ID);
+        q.append_pair("client_id", client_id);
         q.append_pair("request_uri", request_uri);
         let r = send(
             addr,
@@ -326,7 +336,35 @@ impl Browser {
         html[at..].split('"').next().unwrap().to_owned()
     }
 
-    /// Submits the consent form.
+    /// Signs in on the page whose token is `csrf` (expecting the redirect back to the page), opens
+    /// the consent step and allows; returns the answer to "allow" (or the page's own redirect with
+    /// a code, when the account consented before).
+    pub async fn sign_in_and_allow(
+        &mut self,
+        addr: SocketAddr,
+        client_id: &str,
+        request_uri: &str,
+        csrf: &str,
+        identifier: &str,
+        password: &str,
+    ) -> Response {
+        let r = self
+            .submit(addr, request_uri, csrf, "signin", identifier, password)
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text());
+        self.keep_cookies(&r);
+        let page = self.open_for(addr, client_id, request_uri).await;
+        if page.status == 303 {
+            // Consent given before: the code comes at once.
+            return page;
+        }
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert!(page.text().contains("id=\"allow\""), "{}", page.text());
+        let csrf = Browser::csrf(&page);
+        self.submit(addr, request_uri, &csrf, "allow", "", "").await
+    }
+
+    /// Submits a form of the page.
     pub async fn submit(
         &mut self,
         addr: SocketAddr,
@@ -364,7 +402,7 @@ impl Browser {
         assert_eq!(page.status, 200, "{}", page.text());
         let csrf = Browser::csrf(&page);
         let r = self
-            .submit(addr, request_uri, &csrf, "allow", identifier, password)
+            .sign_in_and_allow(addr, CLIENT_ID, request_uri, &csrf, identifier, password)
             .await;
         assert_eq!(r.status, 303, "{}", r.text());
         let location = url::Url::parse(r.header("location").unwrap()).unwrap();

@@ -43,8 +43,14 @@ pub struct ClientMetadata {
     pub client_id: String,
     /// Its display name, if it gave one.
     pub client_name: Option<String>,
-    /// Its home page, if it gave one.
+    /// Its home page, if it gave one (shown only when it is a safe link, see [`safe_link`]).
     pub client_uri: Option<String>,
+    /// Its logo, if it gave one.
+    pub logo_uri: Option<String>,
+    /// Its terms of service, if it gave them.
+    pub tos_uri: Option<String>,
+    /// Its privacy policy, if it gave one.
+    pub policy_uri: Option<String>,
     /// Where it may be sent back to.
     pub redirect_uris: Vec<String>,
     /// The scope values it may ask for.
@@ -113,6 +119,9 @@ impl ClientMetadata {
             client_id: client_id.to_owned(),
             client_name: None,
             client_uri: None,
+            logo_uri: None,
+            tos_uri: None,
+            policy_uri: None,
             redirect_uris,
             scope,
             refresh_token_grant: true,
@@ -212,6 +221,9 @@ impl ClientMetadata {
             client_id: client_id.to_owned(),
             client_name: text("client_name")?,
             client_uri: text("client_uri")?,
+            logo_uri: text("logo_uri")?,
+            tos_uri: text("tos_uri")?,
+            policy_uri: text("policy_uri")?,
             redirect_uris,
             scope,
             refresh_token_grant: grant_types.is_empty()
@@ -255,6 +267,24 @@ impl ClientMetadata {
             },
         }
     }
+}
+
+/// The URL to put in a link or an image of the consent page, if `uri` may be shown there: an
+/// absolute `https:` URL with a host and no credentials (`http:` too in development mode). Anything
+/// else — `javascript:`, `data:`, plain http in production, relative or malformed text — is never
+/// rendered as a link or an image.
+pub fn safe_link(uri: &str, dev_mode: bool) -> Option<String> {
+    if uri.len() > 2048 {
+        return None;
+    }
+    let url = url::Url::parse(uri).ok()?;
+    let scheme_ok = match url.scheme() {
+        "https" => true,
+        "http" => dev_mode,
+        _ => false,
+    };
+    (scheme_ok && url.host().is_some() && url.username().is_empty() && url.password().is_none())
+        .then(|| url.to_string())
 }
 
 /// Parses an inline or fetched JWK set into keys with ids (P-256 only).
@@ -405,6 +435,30 @@ mod tests {
             "https://app.example/cb",
             "https://app.example:444/cb"
         ));
+    }
+
+    #[test]
+    fn only_https_links_are_shown_and_http_only_in_development_mode() {
+        assert_eq!(
+            safe_link("https://app.example/tos", false).as_deref(),
+            Some("https://app.example/tos")
+        );
+        assert_eq!(safe_link("http://app.example/tos", false), None);
+        assert!(safe_link("http://app.example/tos", true).is_some());
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "data:text/html,<script>alert(1)</script>",
+            "//evil.example/x",
+            "/relative",
+            "https://user:pw@app.example/",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "",
+        ] {
+            assert_eq!(safe_link(bad, true), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! POST `/oauth/par`: a pushed authorization request (RFC 9126). The client authenticates, the
 //! parameters are validated against its metadata, and the request is stored for
-//! [`super::super::request::PAR_EXPIRES_IN_SECS`] under a `request_uri` it may use once.
+//! [`super::super::request::PAR_EXPIRES_IN_SECS`] under a `request_uri` it may use once. Permission
+//! sets (`include:`) are resolved and expanded here ([`crate::oauth::permission_set`]), so a set
+//! that cannot be resolved fails the push with `invalid_scope`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,6 +13,7 @@ use serde_json::json;
 use super::{form, no_store_json};
 use crate::http::AppState;
 use crate::oauth::client::auth::authenticate;
+use crate::oauth::permission_set::expand_scope;
 use crate::oauth::random::random_id;
 use crate::oauth::request::{AuthorizationParams, PAR_EXPIRES_IN_SECS, REQUEST_URI_PREFIX};
 use crate::oauth::OAuthError;
@@ -33,8 +36,11 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
     let client = oauth.clients.resolve(params.required("client_id")?).await?;
     let now = oauth.now();
     let client_auth = authenticate(&client, &params, &oauth.issuer, &oauth.replay, now).await?;
-    let parameters =
+    let mut parameters =
         AuthorizationParams::from_par(&params, &client, proof.as_ref().map(|p| p.jkt.as_str()))?;
+    let (scope, sets) = expand_scope(state, &parameters.scope).await?;
+    parameters.scope = scope;
+    parameters.permission_sets = sets;
     let id = random_id::<16>("req-")?;
     oauth
         .store
@@ -48,6 +54,7 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             did: None,
             code: None,
             expires_at: now + PAR_EXPIRES_IN_SECS,
+            login_did: None,
         })
         .await?;
     Ok(no_store_json(

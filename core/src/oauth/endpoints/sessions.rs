@@ -3,9 +3,13 @@
 //! session (a legacy session, not an app password or an OAuth token).
 //!
 //! - `dev.pocketpds.oauth.listSessions` (query): `{sessions: [{id, clientId, scope, deviceId,
-//!   userAgent, createdAt, updatedAt, expiresAt}]}`, newest first.
-//! - `dev.pocketpds.oauth.revokeSession` (procedure, `{id}`): ends one session on every node; an
-//!   unknown id, or another account's, is 400 `InvalidRequest`.
+//!   userAgent, createdAt, updatedAt, expiresAt}], devices: [{id, deviceId, userAgent, ipAddress,
+//!   createdAt, lastUsedAt, expiresAt}]}`, newest first: the apps' sessions, and the browsers on
+//!   which the account stays signed in to the authorization page.
+//! - `dev.pocketpds.oauth.revokeSession` (procedure, `{id}`): a session id (`ses-…`) ends that
+//!   session on every node and forgets the consent the account gave its client; a device id
+//!   (`dva-…`) signs the account out of that browser. An unknown id, or another account's, is 400
+//!   `InvalidRequest`.
 
 use axum::extract::State;
 use axum::Json;
@@ -46,7 +50,25 @@ pub async fn list(
             }))
         })
         .collect::<Result<Vec<Value>, XrpcError>>()?;
-    Ok(Json(json!({ "sessions": sessions })))
+    let devices = state
+        .oauth
+        .store
+        .account_devices(&auth.did, now)
+        .await?
+        .into_iter()
+        .map(|d| {
+            Ok(json!({
+                "id": d.id,
+                "deviceId": d.device_id,
+                "userAgent": d.user_agent,
+                "ipAddress": d.ip_address,
+                "createdAt": iso(d.created_at)?,
+                "lastUsedAt": iso(d.last_used_at)?,
+                "expiresAt": iso(d.expires_at)?,
+            }))
+        })
+        .collect::<Result<Vec<Value>, XrpcError>>()?;
+    Ok(Json(json!({ "sessions": sessions, "devices": devices })))
 }
 
 /// The input of `revokeSession`.
@@ -63,12 +85,19 @@ pub async fn revoke(
     JsonBody(input): JsonBody<RevokeInput>,
 ) -> Result<Json<Value>, XrpcError> {
     auth.require_full()?;
-    if !state
-        .oauth
-        .store
-        .delete_account_session(&auth.did, &input.id)
-        .await?
-    {
+    let store = &state.oauth.store;
+    let revoked = if input.id.starts_with("dva-") {
+        store.delete_account_device(&auth.did, &input.id).await?
+    } else {
+        match store.session(&input.id).await? {
+            Some(session) if session.did == auth.did => {
+                store.delete_consent(&auth.did, &session.client_id).await?;
+                store.delete_account_session(&auth.did, &input.id).await?
+            }
+            _ => false,
+        }
+    };
+    if !revoked {
         return Err(XrpcError::invalid_request("No such session"));
     }
     Ok(Json(json!({})))
