@@ -160,13 +160,13 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         None => None,
     };
     let app = crate::routes::router(state.clone());
+    let limits = http::listener::Limits::from_config(&state.config);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        http::listener::serve(listener, app, limits, async {
+            let _ = rx.await;
+        })
+        .await
     });
     log::info!("node {} listening on {local_addr}", state.config.node_id);
     Ok(RunningNode {
@@ -267,6 +267,7 @@ pub async fn open_with(
     let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key, accounts.clone())
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
+    let config_rate_limits = config.rate_limits_enabled;
     Ok(Arc::new(NodeState {
         config,
         storage,
@@ -281,6 +282,7 @@ pub async fn open_with(
         plc_rotation_key,
         secrets_key,
         started_at_micros,
+        route_limits: crate::auth::RouteLimits::new(config_rate_limits),
     }))
 }
 

@@ -18,6 +18,7 @@
 mod app_passwords;
 mod email_tokens;
 mod invite_codes;
+mod login_failures;
 mod refresh_tokens;
 
 use std::collections::HashMap;
@@ -93,6 +94,17 @@ CREATE TABLE invite_code_use (
     used_at INTEGER NOT NULL,
     PRIMARY KEY (code, used_by)
 );
+";
+
+/// The SQL of the migration that adds what operators need: `login_failure`, the failed password
+/// attempts per account or client address in fixed windows (see [`login_failures`]).
+pub(crate) const OPERATOR_SCHEMA: &str = "
+CREATE TABLE login_failure (
+    key TEXT PRIMARY KEY NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_failure_window_idx ON login_failure (window_start);
 ";
 
 /// The columns of `account` in the order [`Account::from_row`] reads them.

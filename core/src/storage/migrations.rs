@@ -130,6 +130,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed secrets",
         sql: super::sealing::SCHEMA,
     },
+    // What operators need to run accounts for people: failed logins counted cluster-wide.
+    Migration {
+        version: 10,
+        name: "login throttling",
+        sql: super::accounts::OPERATOR_SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

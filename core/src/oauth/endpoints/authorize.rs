@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::page::{error_page, ConsentPage};
 use super::{cookie, form};
 use crate::auth::login;
+use crate::http::client_address::ClientAddress;
 use crate::http::AppState;
 use crate::oauth::form::Params;
 use crate::oauth::random::{constant_time_eq, random_id};
@@ -147,8 +148,13 @@ pub async fn show(
 }
 
 /// POST handler: the form.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match decide(&state, &headers, &body).await {
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match decide(&state, client, &headers, &body).await {
         Ok(response) => response,
         Err(e) => page_error(e.status(), e.description()),
     }
@@ -156,6 +162,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 async fn decide(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
@@ -211,7 +218,10 @@ async fn decide(
         "allow" => {
             let identifier = params.get("identifier")?.unwrap_or("").trim();
             let password = params.get("password")?.unwrap_or("");
-            let failure = match login(&oauth.accounts, identifier, password).await {
+            let limits = crate::auth::LoginLimits::from_config(&state.config);
+            let mut status = StatusCode::UNAUTHORIZED;
+            let failure = match login(&oauth.accounts, &limits, client, identifier, password).await
+            {
                 Ok(l) if l.app_password.is_some() => {
                     Some("Use your account password here, not an app password")
                 }
@@ -240,6 +250,10 @@ async fn decide(
                 }
                 Err(crate::auth::AuthError::Storage(e)) => return Err(e.into()),
                 Err(crate::auth::AuthError::Internal(e)) => return Err(OAuthError::Internal(e)),
+                Err(crate::auth::AuthError::RateLimited(_)) => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    Some("Too many failed sign-ins: wait a few minutes, then try again")
+                }
                 Err(_) => Some("Invalid identifier or password"),
             };
             let client_name = oauth
@@ -259,7 +273,7 @@ async fn decide(
                 login_hint: Some(identifier),
                 error: failure,
             }
-            .render(StatusCode::UNAUTHORIZED))
+            .render(status))
         }
         _ => Err(OAuthError::InvalidRequest("Unknown action".into())),
     }

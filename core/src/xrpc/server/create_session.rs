@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::account_fields;
-use crate::auth::{login, AuthError};
+use crate::auth::{login, AuthError, LoginLimits};
+use crate::http::client_address::ClientAddress;
 use crate::http::json_body::JsonBody;
 use crate::http::{AppState, XrpcError};
 
@@ -27,14 +28,24 @@ pub struct Input {
     pub allow_takendown: Option<bool>,
 }
 
-/// POST handler. A wrong identifier or password is 401 `AuthenticationRequired`; a taken-down
+/// POST handler. A wrong identifier or password is 401 `AuthenticationRequired`, too many of them
+/// 429 `RateLimitExceeded` ([`crate::auth::throttle`]); a taken-down
 /// account is 401 `AccountTakedown` unless `allowTakendown` is set. App-password logins get the
 /// app-password scope.
 pub async fn handle(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(input): JsonBody<Input>,
 ) -> Result<Json<Value>, XrpcError> {
-    let found = login(&state.accounts, &input.identifier, &input.password).await?;
+    let limits = LoginLimits::from_config(&state.config);
+    let found = login(
+        &state.accounts,
+        &limits,
+        client,
+        &input.identifier,
+        &input.password,
+    )
+    .await?;
     if found.account.is_taken_down() && input.allow_takendown != Some(true) {
         return Err(AuthError::AccountTakedown.into());
     }

@@ -12,8 +12,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{login, AuthError};
+use crate::auth::{login, AuthError, LoginLimits};
 use crate::http::auth::AccessAuth;
+use crate::http::client_address::ClientAddress;
 use crate::http::json_body::JsonBody;
 use crate::http::{AppState, XrpcError};
 use crate::storage::{TokenCheck, TokenPurpose};
@@ -65,11 +66,20 @@ pub struct DeleteInput {
 /// POST handler of `deleteAccount` (no session: the password and the code are the proof).
 pub async fn delete(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(input): JsonBody<DeleteInput>,
 ) -> Result<Json<Value>, XrpcError> {
     let did = Did::parse(&input.did)
         .map_err(|e| XrpcError::invalid_request(format!("did must be a valid did: {e}")))?;
-    let checked = login(&state.accounts, did.as_str(), &input.password).await?;
+    let limits = LoginLimits::from_config(&state.config);
+    let checked = login(
+        &state.accounts,
+        &limits,
+        client,
+        did.as_str(),
+        &input.password,
+    )
+    .await?;
     if checked.app_password.is_some() || checked.account.did != did.as_str() {
         return Err(AuthError::AuthenticationRequired.into());
     }
