@@ -54,5 +54,9 @@ fi
 if ! command -v dnsmasq >/dev/null && [ ! -x /usr/sbin/dnsmasq ] && [ -z "${DNSMASQ_PATH:-}" ]; then
   install_packages dnsmasq-base
 fi
+# The mail tests deliver to a real SMTP server (aiosmtpd).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null && ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  install_packages python3-aiosmtpd
+fi
 cargo build -p pocketpds --locked
 POCKETPDS_BIN="$CARGO_TARGET_DIR/debug/pocketpds" node --test e2e/tests/*.test.mjs

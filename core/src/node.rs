@@ -75,6 +75,8 @@ pub struct NodePlatform {
     /// Default: an [`HttpClient`] that connects to public addresses only (loopback too in
     /// development mode).
     pub web_http: Option<Arc<dyn HttpFetch>>,
+    /// The mail transport. Default: [`crate::mail::LogMailer`], which writes messages to the log.
+    pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Firehose settings other than the configuration's (for example a different tailer
     /// interval). Default: [`SequencerConfig::from_config`].
     pub firehose: Option<SequencerConfig>,
@@ -86,6 +88,7 @@ impl std::fmt::Debug for NodePlatform {
             .field("dns", &self.dns.is_some())
             .field("web_http", &self.web_http.is_some())
             .field("firehose", &self.firehose)
+            .field("mailer", &self.mailer.as_ref().map(|m| m.describe()))
             .finish()
     }
 }
@@ -259,6 +262,7 @@ pub async fn open_with(
     .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
     let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
+    let mail = postman(&config, platform.mailer.clone());
     let identity = identity_resolver(&config, &plc, platform)?;
     let started_at_micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -283,7 +287,27 @@ pub async fn open_with(
         secrets_key,
         started_at_micros,
         route_limits: crate::auth::RouteLimits::new(config_rate_limits),
+        mail,
     }))
+}
+
+/// The node's mail: the host's transport, else the log (said once at start, with a warning when an
+/// SMTP server is configured but this build cannot use it).
+fn postman(config: &Config, mailer: Option<Arc<dyn crate::mail::Mailer>>) -> crate::mail::Postman {
+    let postman = match mailer {
+        Some(mailer) => crate::mail::Postman::new(mailer),
+        None => {
+            if config.email_smtp_url.is_some() {
+                log::warn!(
+                    "PDS_EMAIL_SMTP_URL is set, but this build has no SMTP transport: mail is \
+                     written to the log"
+                );
+            }
+            crate::mail::Postman::default()
+        }
+    };
+    log::info!("mail goes through {}", postman.describe());
+    postman
 }
 
 /// The node's resolver of identities hosted elsewhere: the PLC directory for did:plc, the open web

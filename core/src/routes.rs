@@ -50,6 +50,30 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::server::create_session::handle),
         )
         .route(
+            "/xrpc/com.atproto.server.requestEmailConfirmation",
+            procedure(xrpc::server::request_email_confirmation::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.confirmEmail",
+            procedure(xrpc::server::confirm_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestEmailUpdate",
+            procedure(xrpc::server::request_email_update::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.updateEmail",
+            procedure(xrpc::server::update_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestPasswordReset",
+            procedure(xrpc::server::request_password_reset::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.resetPassword",
+            procedure(xrpc::server::reset_password::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.requestAccountDelete",
             procedure(xrpc::server::delete_account::request),
         )

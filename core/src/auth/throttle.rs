@@ -145,12 +145,19 @@ pub const EMAILS_PER_ADDRESS_PER_WINDOW: u64 = 50;
 /// The email window, in seconds (an hour).
 pub const EMAIL_WINDOW_SECS: u64 = 60 * 60;
 
+/// Guesses of a mailed code (resetting a password, confirming or changing an email) allowed per
+/// client address per window (the reference's 50 per 5 minutes for `resetPassword`).
+pub const CODE_GUESSES_PER_WINDOW: u64 = 50;
+/// The code-guessing window, in seconds.
+pub const CODE_GUESS_WINDOW_SECS: u64 = 5 * 60;
+
 /// The per-node limits of costly requests: account creation and email sends.
 #[derive(Debug, Default)]
 pub struct RouteLimits {
     enabled: bool,
     creations: Windows,
     emails: Windows,
+    codes: Windows,
 }
 
 impl RouteLimits {
@@ -171,6 +178,19 @@ impl RouteLimits {
             address_key(client),
             ACCOUNT_CREATIONS_PER_WINDOW,
             ACCOUNT_CREATION_WINDOW_SECS,
+            now_secs(),
+        )
+    }
+
+    /// Counts a request presenting a mailed code from `client`; refused past the limit.
+    pub fn code_guess(&self, client: Option<IpAddr>) -> Result<(), RateLimit> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.codes.hit(
+            address_key(client),
+            CODE_GUESSES_PER_WINDOW,
+            CODE_GUESS_WINDOW_SECS,
             now_secs(),
         )
     }

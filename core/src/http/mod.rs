@@ -49,6 +49,8 @@ pub struct NodeState {
     pub oauth: crate::oauth::OAuthServer,
     /// The per-node limits of account creation and email sends.
     pub route_limits: crate::auth::RouteLimits,
+    /// Mail to account owners (SMTP, the platform's, or the log).
+    pub mail: crate::mail::Postman,
 }
 
 /// The state handed to handlers.

@@ -16,6 +16,7 @@
 //! store (its own connection) when they must not wait on each other.
 
 mod app_passwords;
+mod email;
 mod email_tokens;
 mod invite_codes;
 mod login_failures;
@@ -97,8 +98,12 @@ CREATE TABLE invite_code_use (
 ";
 
 /// The SQL of the migration that adds what operators need: `login_failure`, the failed password
-/// attempts per account or client address in fixed windows (see [`login_failures`]).
+/// attempts per account or client address in fixed windows (see [`login_failures`]); the lookup of
+/// an email code by its value (the password reset); whether an account signs in with an emailed
+/// second factor.
 pub(crate) const OPERATOR_SCHEMA: &str = "
+CREATE INDEX email_token_code_idx ON email_token (purpose, token);
+ALTER TABLE account ADD COLUMN email_auth_factor INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE login_failure (
     key TEXT PRIMARY KEY NOT NULL,
     window_start INTEGER NOT NULL,
@@ -110,7 +115,7 @@ CREATE INDEX login_failure_window_idx ON login_failure (window_start);
 /// The columns of `account` in the order [`Account::from_row`] reads them.
 const ACCOUNT_COLUMNS: &str =
     "did, handle, email, email_confirmed_at, created_at, deactivated_at, \
-                               delete_after, takedown_ref";
+                               delete_after, takedown_ref, email_auth_factor";
 
 /// Why an account-store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +191,8 @@ pub struct Account {
     pub delete_after: Option<i64>,
     /// The operator's takedown reference, if it is taken down.
     pub takedown_ref: Option<String>,
+    /// Whether signing in with the password also needs a code mailed to the confirmed email.
+    pub email_auth_factor: bool,
 }
 
 impl Account {
@@ -220,6 +227,7 @@ impl Account {
             deactivated_at: row.get(5)?,
             delete_after: row.get(6)?,
             takedown_ref: row.get(7)?,
+            email_auth_factor: row.get::<i64>(8)? != 0,
         })
     }
 }
