@@ -21,6 +21,12 @@ pub async fn find(state: &AppState, repo: &str) -> Result<Option<Account>, XrpcE
     Ok(account)
 }
 
+/// The account a DID or handle names, if this server hosts it and serves its repository to the
+/// public: a taken-down account is not found.
+pub async fn find_served(state: &AppState, repo: &str) -> Result<Option<Account>, XrpcError> {
+    Ok(find(state, repo).await?.filter(|a| !a.is_taken_down()))
+}
+
 /// The repository a write names, with its signing key, as the reference PDS checks it: an unknown
 /// repository or a deactivated account is 400 `InvalidRequest`; another account's repository is 401
 /// `AuthenticationRequired`.
