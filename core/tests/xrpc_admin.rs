@@ -278,6 +278,40 @@ async fn the_operator_mails_an_account_and_the_small_methods_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_down_account_cannot_write_with_a_token_issued_before() {
+    let (_dir, node, _, token) = node(Some(ADMIN_PASSWORD)).await;
+    let addr = node.local_addr;
+    let post = || {
+        json!({"repo": DID, "collection": "app.bsky.feed.post",
+               "record": {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": "2026-01-01T00:00:00Z"}})
+    };
+    let bearer = Some(format!("Bearer {token}"));
+    let before = call(
+        addr,
+        "com.atproto.repo.createRecord",
+        bearer.clone(),
+        Some(post()),
+    )
+    .await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    let r = call(
+        addr,
+        "com.atproto.admin.updateSubjectStatus",
+        Some(basic(ADMIN_PASSWORD)),
+        Some(
+            json!({"subject": {"$type": "com.atproto.admin.defs#repoRef", "did": DID},
+                    "takedown": {"applied": true, "ref": "case-2"}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["takedown"]["ref"], "case-2");
+    let after = call(addr, "com.atproto.repo.createRecord", bearer, Some(post())).await;
+    assert_eq!(after.status, 401);
+    assert_eq!(after.json()["error"], "AccountTakedown");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_configured_admin_password_every_admin_call_is_refused() {
     let (_dir, node, _, _) = node(None).await;
     let addr = node.local_addr;

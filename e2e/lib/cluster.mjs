@@ -6,6 +6,7 @@
 // PID.
 //
 //   const cluster = await startCluster()   // { plcUrl, lbUrl, nodes: [{url, child}], kill(i), stop() }
+//   startCluster({ env: { PDS_…: … } }) adds to every node's environment. nginx passes X-Forwarded-For.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -57,6 +58,7 @@ ${servers}
     location / {
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_next_upstream error timeout;
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
@@ -80,7 +82,7 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2 } = {}) {
+export async function startCluster({ nodes: count = 2, env: extraEnv = {} } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const dir = await mkdtemp(join(tmpdir(), 'pocketpds-cluster-'))
@@ -114,6 +116,7 @@ export async function startCluster({ nodes: count = 2 } = {}) {
             PDS_DATA_DIRECTORY: join(dir, 'data'),
             PDS_PUBLIC_URL: lbUrl,
             PDS_NODE_ID: `node${i + 1}`,
+            ...extraEnv,
           },
         },
         /^PocketPDS \S+ serving (\S+) \(listening on (http:\/\/\S+)\)$/,

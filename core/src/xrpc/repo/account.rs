@@ -42,6 +42,10 @@ pub async fn writable(
     if account.deactivated_at.is_some() {
         return Err(XrpcError::invalid_request("Account is deactivated"));
     }
+    if account.is_taken_down() && account.did == caller.did {
+        // An access token issued before the takedown is still signed, but writes no more.
+        return Err(crate::auth::AuthError::AccountTakedown.into());
+    }
     if account.did != caller.did {
         return Err(XrpcError::new(
             StatusCode::UNAUTHORIZED,
