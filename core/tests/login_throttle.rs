@@ -225,3 +225,32 @@ async fn a_right_password_does_not_use_up_the_allowance() {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oauth_sign_in_page_shares_the_allowance_of_create_session() {
+    use common::oauth::{Browser, DpopClient};
+    let dir = tempfile::tempdir().unwrap();
+    let node = pocketpds_core::node::start(config(dir.path(), false))
+        .await
+        .unwrap();
+    seed_account(&node, ALICE, "alice.test").await;
+    let addr = node.local_addr;
+    let (statuses, _) = attempts(
+        addr,
+        |_| ("alice.test".into(), "wrong password".into(), None),
+        PER_ACCOUNT as usize,
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let mut client = DpopClient::new(&node.state.config.public_url);
+    let request_uri = client.par(addr, "atproto transition:generic").await;
+    let mut browser = Browser::default();
+    let page = browser.open(addr, &request_uri).await;
+    let csrf = Browser::csrf(&page);
+    let r = browser
+        .submit(addr, &request_uri, &csrf, "allow", "alice.test", PASSWORD)
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("Too many failed sign-ins"));
+    node.stop().await.unwrap();
+}
