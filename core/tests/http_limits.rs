@@ -180,3 +180,37 @@ async fn past_the_connection_cap_a_new_connection_gets_a_503_xrpc_error() {
     drop(stalls);
     node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firehose_websocket_keeps_its_place_under_the_cap_until_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_max_connections = 1;
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let addr = node.local_addr;
+    let url = format!("ws://{addr}/xrpc/com.atproto.sync.subscribeRepos");
+    let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap(),
+        503
+    );
+    drop(socket);
+    // The server notices the close and gives the place back.
+    let mut status = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200);
+    node.stop().await.unwrap();
+}

@@ -15,7 +15,9 @@
 //!   connection and lose the answer), for at most [`MAX_DRAINING`] sockets at once.
 //!
 //! Each connection's requests carry [`ConnectInfo`] of the peer, which
-//! [`crate::http::client_address`] reads. Upgrades (the firehose's websockets) are served.
+//! [`crate::http::client_address`] reads. Upgrades (the firehose's websockets) are served, and keep
+//! their connection's place under the cap for as long as they last (the place travels with the
+//! socket, [`Counted`]).
 //! Stopping stops accepting, lets requests in flight finish (graceful shutdown of every
 //! connection) and returns when the last connection has closed.
 
@@ -30,9 +32,12 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncReadExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// The limits of the server loop.
@@ -112,8 +117,12 @@ pub async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
+            let counted = Counted {
+                stream,
+                _slot: slot,
+            };
             let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(counted), service)
                 .with_upgrades();
             tokio::pin!(connection);
             tokio::select! {
@@ -123,7 +132,6 @@ pub async fn serve(
                     log_end(peer, connection.await);
                 }
             }
-            drop(slot);
             drop(closed);
         });
     }
@@ -133,6 +141,53 @@ pub async fn serve(
     // Every connection task holds a sender: `None` comes when the last one has ended.
     let _ = closed_rx.recv().await;
     Ok(())
+}
+
+/// A served socket with its place under the connection cap: the place is given back when the
+/// socket is dropped, whether hyper drops it or an upgraded websocket does.
+struct Counted {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
