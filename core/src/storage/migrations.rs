@@ -130,10 +130,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed secrets",
         sql: super::sealing::SCHEMA,
     },
-    // What operators need to run accounts for people: failed logins counted cluster-wide.
+    // What operators need to run accounts for people: failed logins counted cluster-wide, email
+    // codes found by value, the emailed second factor, invite switches, takedowns of records and
+    // blobs, reserved signing keys.
     Migration {
         version: 10,
-        name: "login throttling",
+        name: "login throttling, email codes, takedowns and reserved keys",
         sql: super::accounts::OPERATOR_SCHEMA,
     },
 ];
