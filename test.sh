@@ -67,6 +67,10 @@ if [ -z "${TOXIPROXY_BIN:-}" ]; then
   fi
   export TOXIPROXY_BIN
 fi
+# The mail tests deliver to a real SMTP server (aiosmtpd).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null && ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  install_packages python3-aiosmtpd
+fi
 cargo build -p pocketpds --locked
 # The scope parser as a program, for the differential test against @atproto/oauth-scopes.
 cargo build -p pocketpds-core --example scope_verdicts --locked

@@ -118,12 +118,30 @@ async fn run(command: Command) -> Result<(), String> {
     }
 }
 
+/// The SMTP transport `PDS_EMAIL_SMTP_URL` names, if any (without it the node writes mail to its
+/// log and says so at start).
+fn smtp_mailer(
+    config: &Config,
+) -> Result<Option<std::sync::Arc<dyn pocketpds_core::mail::Mailer>>, String> {
+    let Some(url) = &config.email_smtp_url else {
+        return Ok(None);
+    };
+    let from = config
+        .email_from_address
+        .as_deref()
+        .ok_or("PDS_EMAIL_FROM_ADDRESS is required with PDS_EMAIL_SMTP_URL")?;
+    let mailer =
+        pocketpds_core::mail::smtp::SmtpMailer::new(url, from).map_err(|e| e.to_string())?;
+    Ok(Some(std::sync::Arc::new(mailer)))
+}
+
 async fn serve(config: Config) -> Result<(), String> {
     // The handlers are in place before the banner, so a signal sent as soon as the URL is printed
     // stops the node cleanly instead of killing the process.
     let mut signals = StopSignals::install()?;
     let platform = pocketpds_core::node::NodePlatform {
         dns: dns::HickoryTxt::for_node(config.dns_resolver),
+        mailer: smtp_mailer(&config)?,
         ..Default::default()
     };
     let node = pocketpds_core::node::start_with(config, platform)

@@ -82,3 +82,61 @@ fn accounts_are_created_and_listed_without_a_running_server() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn the_shell_administers_accounts_and_invite_codes() {
+    let plc = plc::PlcServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = pocketpds(dir.path(), &plc.url, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let created = run(&["account", "create", "--handle", "dana.test"]);
+    let did = created.split_whitespace().nth(1).unwrap().to_owned();
+
+    let codes = run(&["account", "create-invites", "-n", "2", "--uses", "3"]);
+    let codes: Vec<&str> = codes.lines().collect();
+    assert_eq!(codes.len(), 2);
+    let listed = run(&["account", "invites"]);
+    for code in &codes {
+        assert!(
+            listed.contains(&format!("{code}\t0/3\tenabled\tadmin")),
+            "{listed}"
+        );
+    }
+    run(&["account", "disable-invites", codes[0]]);
+    assert!(run(&["account", "invites"]).contains(&format!("{}\t0/3\tdisabled", codes[0])));
+
+    run(&["account", "set-email", "dana.test", "dana@example.com"]);
+    let info: serde_json::Value = serde_json::from_str(&run(&["account", "info", &did])).unwrap();
+    assert_eq!(info["email"], "dana@example.com");
+    assert_eq!(info["handle"], "dana.test");
+
+    let reset = pocketpds(dir.path(), &plc.url, &["account", "reset-password", &did]);
+    assert!(reset.status.success());
+    // PDS_ACCOUNT_PASSWORD is set in this environment: it is the new password.
+    assert!(
+        text(&reset.stdout).contains("password of"),
+        "{}",
+        text(&reset.stdout)
+    );
+
+    run(&["account", "takedown", &did, "--reference", "case-9"]);
+    assert_eq!(
+        run(&["account", "list"]),
+        format!("{did}\tdana.test\ttakendown\n")
+    );
+    run(&["account", "takedown", &did, "--reverse"]);
+    assert_eq!(
+        run(&["account", "list"]),
+        format!("{did}\tdana.test\tactive\n")
+    );
+
+    let unknown = pocketpds(dir.path(), &plc.url, &["account", "info", "nobody.test"]);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("Account not found"));
+
+    run(&["account", "delete", &did]);
+    assert_eq!(run(&["account", "list"]), "");
+}

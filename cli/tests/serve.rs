@@ -75,3 +75,30 @@ fn a_bad_setting_is_reported_with_its_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("PDS_PORT"), "{err}");
 }
+
+#[test]
+fn an_smtp_server_without_a_sender_or_with_a_bad_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, from, expected) in [
+        ("smtp://127.0.0.1:2525", None, "PDS_EMAIL_FROM_ADDRESS"),
+        ("not a url", Some("pds@example.com"), "PDS_EMAIL_SMTP_URL"),
+        (
+            "smtp://127.0.0.1:2525",
+            Some("not an address"),
+            "PDS_EMAIL_FROM_ADDRESS",
+        ),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pocketpds"));
+        command
+            .args(["serve", "--port", "0"])
+            .env("PDS_DATA_DIRECTORY", dir.path())
+            .env("PDS_EMAIL_SMTP_URL", url);
+        if let Some(from) = from {
+            command.env("PDS_EMAIL_FROM_ADDRESS", from);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success(), "{url} {from:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{err}");
+    }
+}

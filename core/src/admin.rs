@@ -205,3 +205,330 @@ pub async fn sync_now(state: &NodeState) -> Result<SyncReport, AdminError> {
 pub fn set_background(state: &NodeState, background: bool) {
     state.storage.replication().set_paused(background);
 }
+
+// ---- Administration of accounts, invite codes and takedowns (`com.atproto.admin.*` and the shell).
+
+impl From<AdminError> for XrpcError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Refused { error, message } => {
+                XrpcError::new(axum::http::StatusCode::BAD_REQUEST, error, message)
+            }
+            AdminError::Storage(e) => XrpcError::internal(e),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for AdminError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Storage(e) => AdminError::Storage(e),
+            other => AdminError::Refused {
+                error: other.xrpc_name().to_owned(),
+                message: other.xrpc_message(),
+            },
+        }
+    }
+}
+
+impl From<crate::storage::AccountsError> for AdminError {
+    fn from(e: crate::storage::AccountsError) -> Self {
+        AdminError::from(crate::auth::AuthError::from(e))
+    }
+}
+
+fn refused(error: &str, message: impl Into<String>) -> AdminError {
+    AdminError::Refused {
+        error: error.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn not_found() -> AdminError {
+    refused("InvalidRequest", "Account not found")
+}
+
+fn datetime(secs: i64) -> String {
+    crate::syntax::format_datetime(secs.saturating_mul(1_000_000)).unwrap_or_default()
+}
+
+/// The account named by `did`, or `InvalidRequest` "Account not found".
+pub async fn require_account(state: &NodeState, did: &str) -> Result<Account, AdminError> {
+    state
+        .accounts
+        .account_by_did(did)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// An invite code as `com.atproto.server.defs#inviteCode` shows it, with its uses.
+pub async fn invite_code_view(
+    state: &NodeState,
+    code: &crate::storage::InviteCode,
+) -> Result<serde_json::Value, AdminError> {
+    let uses = state.accounts.invite_code_uses(&code.code).await?;
+    Ok(serde_json::json!({
+        "code": code.code,
+        "available": code.available,
+        "disabled": code.disabled,
+        "forAccount": code.for_account,
+        "createdBy": code.created_by,
+        "createdAt": datetime(code.created_at),
+        "uses": uses.iter().map(|u| serde_json::json!({
+            "usedBy": u.used_by,
+            "usedAt": datetime(u.used_at),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// An account as `com.atproto.admin.defs#accountView` shows it.
+pub async fn account_view(
+    state: &NodeState,
+    account: &Account,
+) -> Result<serde_json::Value, AdminError> {
+    let mut view = serde_json::json!({
+        "did": account.did,
+        "handle": account.handle,
+        "indexedAt": datetime(account.created_at),
+        "invitesDisabled": account.invites_disabled,
+    });
+    let fields = view.as_object_mut().ok_or_else(not_found)?;
+    if let Some(email) = &account.email {
+        fields.insert("email".into(), email.clone().into());
+    }
+    if let Some(at) = account.email_confirmed_at {
+        fields.insert("emailConfirmedAt".into(), datetime(at).into());
+    }
+    if let Some(at) = account.deactivated_at {
+        fields.insert("deactivatedAt".into(), datetime(at).into());
+    }
+    if let Some(code) = state.accounts.invited_by(&account.did).await? {
+        if let Some(code) = state.accounts.invite_code(&code).await? {
+            fields.insert("invitedBy".into(), invite_code_view(state, &code).await?);
+        }
+    }
+    let mut invites = Vec::new();
+    for code in state.accounts.invite_codes_for(&account.did).await? {
+        invites.push(invite_code_view(state, &code).await?);
+    }
+    fields.insert("invites".into(), invites.into());
+    Ok(view)
+}
+
+/// Changes an account's handle (under the service domains; another account's is
+/// `HandleNotAvailable`) and announces `#identity` on the firehose. The DID document at the PLC
+/// directory is not updated here.
+pub async fn update_handle(state: &NodeState, did: &str, handle: &str) -> Result<(), AdminError> {
+    let handle = crate::xrpc::server::create_account::check_handle(
+        handle,
+        &state.config.service_handle_domains,
+    )?;
+    require_account(state, did).await?;
+    state.accounts.update_handle(did, handle.as_str()).await?;
+    announce(
+        state,
+        did,
+        crate::storage::events::EventKind::Identity,
+        crate::storage::events::identity_event(did, Some(handle.as_str()), &event_time()),
+    )
+    .await?;
+    log::info!("admin: handle of {did} is now {}", handle.as_str());
+    Ok(())
+}
+
+/// Changes an account's email (no longer confirmed).
+pub async fn update_email(state: &NodeState, did: &str, email: &str) -> Result<(), AdminError> {
+    crate::auth::account::validate_email(email.trim())?;
+    require_account(state, did).await?;
+    state.accounts.update_email(did, email.trim()).await?;
+    log::info!("admin: email of {did} changed");
+    Ok(())
+}
+
+/// Sets an account's password and ends its sessions.
+pub async fn update_password(
+    state: &NodeState,
+    did: &str,
+    password: &str,
+) -> Result<(), AdminError> {
+    crate::auth::password::validate_new_password(password)?;
+    require_account(state, did).await?;
+    let hash = crate::auth::password::hash_password_async(password).await?;
+    state.accounts.set_password_hash(did, &hash).await?;
+    log::info!("admin: password of {did} changed");
+    Ok(())
+}
+
+/// Deletes an account with its repository, blobs and credentials (`#account` deleted on the
+/// firehose).
+pub async fn delete_account(state: &NodeState, did: &str) -> Result<(), AdminError> {
+    let parsed = crate::syntax::Did::parse(did)
+        .map_err(|e| refused("InvalidRequest", format!("Invalid DID: {e}")))?;
+    require_account(state, did).await?;
+    state.repos.delete_repo(&parsed).await?;
+    state.accounts.delete_account(did).await?;
+    log::info!("admin: account {did} deleted");
+    Ok(())
+}
+
+/// Takes an account down (`Some(reference)`) or restores it (`None`), ending its sessions on
+/// takedown, and announces its new status with `#account` on the firehose.
+pub async fn set_account_takedown(
+    state: &NodeState,
+    did: &str,
+    reference: Option<&str>,
+) -> Result<(), AdminError> {
+    let account = require_account(state, did).await?;
+    state.accounts.set_takedown(did, reference).await?;
+    let (active, status) = match (reference, account.deactivated_at) {
+        (Some(_), _) => (false, Some("takendown")),
+        (None, Some(_)) => (false, Some("deactivated")),
+        (None, None) => (true, None),
+    };
+    announce(
+        state,
+        did,
+        crate::storage::events::EventKind::Account,
+        crate::storage::events::account_event(did, active, status, &event_time()),
+    )
+    .await?;
+    log::info!(
+        "admin: account {did} {}",
+        if reference.is_some() {
+            "taken down"
+        } else {
+            "restored"
+        }
+    );
+    Ok(())
+}
+
+/// Takes a record (its AT-URI) or a blob of `did` down, or restores it.
+pub async fn set_subject_takedown(
+    state: &NodeState,
+    subject: &str,
+    did: &str,
+    reference: Option<&str>,
+) -> Result<(), AdminError> {
+    require_account(state, did).await?;
+    state
+        .accounts
+        .set_subject_takedown(subject, did, reference, state.sessions.now())
+        .await?;
+    Ok(())
+}
+
+/// Creates `count` codes of `uses` uses for each of `for_accounts` (or for `admin` when empty).
+pub async fn create_invite_codes(
+    state: &NodeState,
+    count: usize,
+    uses: u32,
+    for_accounts: &[String],
+) -> Result<Vec<(String, Vec<String>)>, AdminError> {
+    let owners: Vec<String> = if for_accounts.is_empty() {
+        vec!["admin".to_owned()]
+    } else {
+        for_accounts.to_vec()
+    };
+    let mut out = Vec::new();
+    for owner in owners {
+        let codes = crate::auth::create_invite_codes(
+            &state.accounts,
+            &state.config.hostname,
+            count,
+            uses,
+            &owner,
+            "admin",
+            state.sessions.now(),
+        )
+        .await?;
+        out.push((owner, codes));
+    }
+    Ok(out)
+}
+
+/// Mails the operator's `content` to an account's email; whether there was an address to send to.
+pub async fn send_email(
+    state: &NodeState,
+    did: &str,
+    subject: Option<&str>,
+    content: &str,
+) -> Result<bool, AdminError> {
+    let account = require_account(state, did).await?;
+    let Some(email) = &account.email else {
+        return Ok(false);
+    };
+    let subject = subject
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("Message from {}", state.config.hostname));
+    let message = crate::mail::message::operator_message(email, &subject, content);
+    Ok(state.mail.deliver(&message).await)
+}
+
+fn event_time() -> String {
+    crate::repo::writer::event_time()
+}
+
+async fn announce(
+    state: &NodeState,
+    did: &str,
+    kind: crate::storage::events::EventKind,
+    payload: Vec<u8>,
+) -> Result<(), AdminError> {
+    crate::storage::events::append(
+        state.storage.connection(),
+        did,
+        kind,
+        &event_time(),
+        &payload,
+    )
+    .await?;
+    state.sequencer.wake();
+    Ok(())
+}
+
+/// The hosted account a DID or handle names.
+pub async fn find_account(state: &NodeState, identifier: &str) -> Result<Account, AdminError> {
+    let found = if identifier.starts_with("did:") {
+        state.accounts.account_by_did(identifier).await?
+    } else {
+        state.accounts.account_by_handle(identifier).await?
+    };
+    found.ok_or_else(not_found)
+}
+
+/// Sets a new random password (24 characters, 120 bits) for the account and returns it.
+pub async fn reset_password(state: &NodeState, did: &str) -> Result<String, AdminError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let bytes: [u8; 24] = rand::random();
+    // 57 symbols: the modulo bias is below 1 in 4 per symbol and costs under a bit of the 140.
+    let password: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    update_password(state, did, &password).await?;
+    Ok(password)
+}
+
+/// Invite codes, newest first: up to `limit` after the cursor `after` (`(created_at, code)`).
+pub async fn list_invite_codes(
+    state: &NodeState,
+    after: Option<(i64, &str)>,
+    limit: u32,
+) -> Result<Vec<crate::storage::InviteCode>, AdminError> {
+    Ok(state
+        .accounts
+        .list_invite_codes(after, limit.min(MAX_PAGE))
+        .await?)
+}
+
+/// Disables invite codes by value.
+pub async fn disable_invite_codes(state: &NodeState, codes: &[String]) -> Result<(), AdminError> {
+    for code in codes {
+        if !state.accounts.set_invite_code_disabled(code, true).await? {
+            return Err(refused("InvalidRequest", format!("No invite code {code}")));
+        }
+    }
+    Ok(())
+}

@@ -25,6 +25,19 @@ pub const DEFAULT_REPO_BACKFILL_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Default time between two sweeps of the janitor, in seconds (ten minutes).
 pub const DEFAULT_JANITOR_INTERVAL_SECONDS: u64 = 600;
+/// Default time a connection has to deliver a complete request head, counted from the moment the
+/// server waits for one (the connection's opening, or the end of the previous response).
+pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS: u64 = 30;
+/// Default number of connections served at once; past it new connections are refused with 503.
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: u64 = 512;
+/// Default length of a login throttling window, in seconds (five minutes, as the reference's
+/// `createSession` limit).
+pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 300;
+/// Default failed passwords allowed for one account in one window, from all addresses together.
+pub const DEFAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT: u64 = 10;
+/// Default failed passwords allowed from one client address in one window, for all accounts
+/// together (the reference allows 30 per five minutes).
+pub const DEFAULT_LOGIN_MAX_FAILURES_PER_ADDRESS: u64 = 30;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -115,6 +128,31 @@ pub struct Config {
     /// cluster needs the same). `None` uses the key file of the data directory, created once; the
     /// phone bindings set it from the platform's secret store.
     pub secrets_key: Option<SealingKey>,
+    /// Seconds a connection has to deliver a complete request head (`PDS_HTTP_HEADER_TIMEOUT_SECONDS`,
+    /// default 30). The wait for the next request on a kept-alive connection counts as reading its
+    /// head, so this is also the idle keep-alive timeout.
+    pub http_header_timeout_seconds: u64,
+    /// Connections served at once (`PDS_HTTP_MAX_CONNECTIONS`, default 512); past it a new
+    /// connection gets 503 `ServiceUnavailable` and is closed.
+    pub http_max_connections: u64,
+    /// The proxies (load balancers) whose `X-Forwarded-For` names the client (`PDS_TRUSTED_PROXIES`,
+    /// comma-separated addresses or CIDR blocks). Empty: the socket's peer is the client.
+    pub trusted_proxies: Vec<crate::http::client_address::IpBlock>,
+    /// The per-node limits of account creation and email sends (`PDS_RATE_LIMITS_ENABLED`, default
+    /// true). Login throttling does not depend on it.
+    pub rate_limits_enabled: bool,
+    /// Length of a login throttling window in seconds (`PDS_LOGIN_WINDOW_SECONDS`, default 300).
+    pub login_window_seconds: u64,
+    /// Failed passwords allowed per account and window (`PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT`).
+    pub login_max_failures_per_account: u64,
+    /// Failed passwords allowed per client address and window
+    /// (`PDS_LOGIN_MAX_FAILURES_PER_ADDRESS`).
+    pub login_max_failures_per_address: u64,
+    /// The SMTP server mail goes through (`PDS_EMAIL_SMTP_URL`, `smtp://` or `smtps://`, with
+    /// `user:password@` if it needs them). `None`: messages are written to the log.
+    pub email_smtp_url: Option<String>,
+    /// The sender of the server's mail (`PDS_EMAIL_FROM_ADDRESS`).
+    pub email_from_address: Option<String>,
 }
 
 impl Default for Config {
@@ -290,6 +328,46 @@ impl Config {
                 DEFAULT_JANITOR_INTERVAL_SECONDS,
             )?,
             secrets_key,
+            http_header_timeout_seconds: positive(
+                "PDS_HTTP_HEADER_TIMEOUT_SECONDS",
+                number(
+                    "PDS_HTTP_HEADER_TIMEOUT_SECONDS",
+                    DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS,
+                )?,
+            )?,
+            http_max_connections: positive(
+                "PDS_HTTP_MAX_CONNECTIONS",
+                number("PDS_HTTP_MAX_CONNECTIONS", DEFAULT_HTTP_MAX_CONNECTIONS)?,
+            )?,
+            trusted_proxies: list("PDS_TRUSTED_PROXIES")
+                .iter()
+                .map(|p| {
+                    p.parse()
+                        .map_err(|e| err("PDS_TRUSTED_PROXIES", format!("{p}: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+            rate_limits_enabled: flag(var("PDS_RATE_LIMITS_ENABLED"), "PDS_RATE_LIMITS_ENABLED")?
+                .unwrap_or(true),
+            login_window_seconds: positive(
+                "PDS_LOGIN_WINDOW_SECONDS",
+                number("PDS_LOGIN_WINDOW_SECONDS", DEFAULT_LOGIN_WINDOW_SECONDS)?,
+            )?,
+            login_max_failures_per_account: positive(
+                "PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                number(
+                    "PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    DEFAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+                )?,
+            )?,
+            login_max_failures_per_address: positive(
+                "PDS_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                number(
+                    "PDS_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    DEFAULT_LOGIN_MAX_FAILURES_PER_ADDRESS,
+                )?,
+            )?,
+            email_smtp_url: var("PDS_EMAIL_SMTP_URL"),
+            email_from_address: var("PDS_EMAIL_FROM_ADDRESS"),
         })
     }
 
@@ -333,6 +411,13 @@ impl Config {
             }),
         }
     }
+}
+
+fn positive(name: &'static str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(err(name, "must be at least 1"));
+    }
+    Ok(value)
 }
 
 fn flag(value: Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
@@ -411,6 +496,13 @@ mod tests {
             ("PDS_SECRETS_KEY", "00ff"),
             ("PDS_DNS_RESOLVER", "localhost:53"),
             ("PDS_DNS_RESOLVER", "127.0.0.1:port"),
+            ("PDS_HTTP_HEADER_TIMEOUT_SECONDS", "0"),
+            ("PDS_HTTP_MAX_CONNECTIONS", "lots"),
+            ("PDS_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("PDS_TRUSTED_PROXIES", "nginx"),
+            ("PDS_RATE_LIMITS_ENABLED", "sometimes"),
+            ("PDS_LOGIN_WINDOW_SECONDS", "0"),
+            ("PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT", "-3"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{value}");

@@ -38,6 +38,7 @@ pub mod http;
 pub mod identity;
 pub mod janitor;
 pub mod lexicon;
+pub mod mail;
 pub mod net;
 pub mod node;
 pub mod oauth;

@@ -79,6 +79,8 @@ pub struct NodePlatform {
     /// Default: an [`HttpClient`] that connects to public addresses only (loopback too in
     /// development mode).
     pub web_http: Option<Arc<dyn HttpFetch>>,
+    /// The mail transport. Default: [`crate::mail::LogMailer`], which writes messages to the log.
+    pub mailer: Option<Arc<dyn crate::mail::Mailer>>,
     /// Firehose settings other than the configuration's (for example a different tailer
     /// interval). Default: [`SequencerConfig::from_config`].
     pub firehose: Option<SequencerConfig>,
@@ -90,6 +92,7 @@ impl std::fmt::Debug for NodePlatform {
             .field("dns", &self.dns.is_some())
             .field("web_http", &self.web_http.is_some())
             .field("firehose", &self.firehose)
+            .field("mailer", &self.mailer.as_ref().map(|m| m.describe()))
             .finish()
     }
 }
@@ -168,13 +171,13 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
     };
     let sync_loop = start_sync_loop(&state).await;
     let app = crate::routes::router(state.clone());
+    let limits = http::listener::Limits::from_config(&state.config);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        http::listener::serve(listener, app, limits, async {
+            let _ = rx.await;
+        })
+        .await
     });
     log::info!("node {} listening on {local_addr}", state.config.node_id);
     Ok(RunningNode {
@@ -327,6 +330,7 @@ pub async fn open_with(
     .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
     let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
+    let mail = postman(&config, platform.mailer.clone());
     let identity = identity_resolver(&config, &plc, platform)?;
     let started_at_micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -335,6 +339,7 @@ pub async fn open_with(
     let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key, accounts.clone())
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
+    let config_rate_limits = config.rate_limits_enabled;
     Ok(Arc::new(NodeState {
         config,
         storage,
@@ -349,6 +354,8 @@ pub async fn open_with(
         plc_rotation_key,
         secrets_key,
         started_at_micros,
+        route_limits: crate::auth::RouteLimits::new(config_rate_limits),
+        mail,
     }))
 }
 
@@ -385,6 +392,25 @@ async fn check_cluster(storage: &Storage, dir: &Path) -> Result<(), NodeError> {
             source,
         }),
     }
+}
+
+/// The node's mail: the host's transport, else the log (said once at start, with a warning when an
+/// SMTP server is configured but this build cannot use it).
+fn postman(config: &Config, mailer: Option<Arc<dyn crate::mail::Mailer>>) -> crate::mail::Postman {
+    let postman = match mailer {
+        Some(mailer) => crate::mail::Postman::new(mailer),
+        None => {
+            if config.email_smtp_url.is_some() {
+                log::warn!(
+                    "PDS_EMAIL_SMTP_URL is set, but this build has no SMTP transport: mail is \
+                     written to the log"
+                );
+            }
+            crate::mail::Postman::default()
+        }
+    };
+    log::info!("mail goes through {}", postman.describe());
+    postman
 }
 
 /// The node's resolver of identities hosted elsewhere: the PLC directory for did:plc, the open web

@@ -50,6 +50,30 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::server::create_session::handle),
         )
         .route(
+            "/xrpc/com.atproto.server.requestEmailConfirmation",
+            procedure(xrpc::server::request_email_confirmation::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.confirmEmail",
+            procedure(xrpc::server::confirm_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestEmailUpdate",
+            procedure(xrpc::server::request_email_update::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.updateEmail",
+            procedure(xrpc::server::update_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.requestPasswordReset",
+            procedure(xrpc::server::request_password_reset::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.resetPassword",
+            procedure(xrpc::server::reset_password::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.requestAccountDelete",
             procedure(xrpc::server::delete_account::request),
         )
@@ -84,6 +108,79 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/xrpc/com.atproto.server.revokeAppPassword",
             procedure(xrpc::server::revoke_app_password::handle),
+        )
+        // com.atproto.admin.* (HTTP Basic admin password), invite codes and the signup queue
+        .route(
+            "/xrpc/com.atproto.admin.getAccountInfo",
+            query(xrpc::admin::get_account_info::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.getAccountInfos",
+            query(xrpc::admin::get_account_infos::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.getInviteCodes",
+            query(xrpc::admin::get_invite_codes::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountHandle",
+            procedure(xrpc::admin::update_account_handle::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountEmail",
+            procedure(xrpc::admin::update_account_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateAccountPassword",
+            procedure(xrpc::admin::update_account_password::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.deleteAccount",
+            procedure(xrpc::admin::delete_account::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.disableAccountInvites",
+            procedure(xrpc::admin::disable_account_invites::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.enableAccountInvites",
+            procedure(xrpc::admin::enable_account_invites::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.disableInviteCodes",
+            procedure(xrpc::admin::disable_invite_codes::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.getSubjectStatus",
+            query(xrpc::admin::get_subject_status::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.updateSubjectStatus",
+            procedure(xrpc::admin::update_subject_status::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.admin.sendEmail",
+            procedure(xrpc::admin::send_email::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createInviteCode",
+            procedure(xrpc::server::create_invite_code::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.createInviteCodes",
+            procedure(xrpc::server::create_invite_codes::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.getAccountInviteCodes",
+            query(xrpc::server::get_account_invite_codes::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.server.reserveSigningKey",
+            procedure(xrpc::server::reserve_signing_key::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.temp.checkSignupQueue",
+            query(xrpc::temp::check_signup_queue::handle),
         )
         // com.atproto.repo.* and com.atproto.sync.*
         .route(

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use pocketpds_core::auth::{
     create_account, create_app_password, create_invite_codes, login, AccountChecks, AuthError,
-    AuthScope, CreateAccount, JwtKey, SessionConfig, SessionManager,
+    AuthScope, CreateAccount, JwtKey, LoginLimits, SessionConfig, SessionManager,
 };
 use pocketpds_core::crypto::{Algorithm, Keypair};
 use pocketpds_core::storage::{AccountStatus, AccountStore, SealingKey, Storage};
@@ -137,7 +137,15 @@ async fn a_new_account_logs_in_by_handle_email_or_did_in_any_case() {
         "ALICE@Example.com",
         ALICE,
     ] {
-        let login = login(&f.store, identifier, PASSWORD).await.unwrap();
+        let login = login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            identifier,
+            PASSWORD,
+        )
+        .await
+        .unwrap();
         assert_eq!(login.account.did, ALICE, "{identifier}");
         assert_eq!(login.account.handle, "alice.pds.example.com");
         assert_eq!(login.account.email.as_deref(), Some("alice@example.com"));
@@ -147,7 +155,10 @@ async fn a_new_account_logs_in_by_handle_email_or_did_in_any_case() {
     let session = f
         .sessions
         .create_session(
-            &login(&f.store, ALICE, PASSWORD).await.unwrap().account,
+            &login(&f.store, &LoginLimits::default(), None, ALICE, PASSWORD)
+                .await
+                .unwrap()
+                .account,
             None,
         )
         .await
@@ -161,9 +172,30 @@ async fn a_new_account_logs_in_by_handle_email_or_did_in_any_case() {
 async fn a_wrong_password_and_an_unknown_account_are_refused_alike() {
     let f = Fixture::new().await;
     f.create_alice().await;
-    let wrong = login(&f.store, "alice.pds.example.com", "not the password").await;
-    let unknown = login(&f.store, "nobody.pds.example.com", PASSWORD).await;
-    let unknown_email = login(&f.store, "nobody@example.com", PASSWORD).await;
+    let wrong = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        "alice.pds.example.com",
+        "not the password",
+    )
+    .await;
+    let unknown = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        "nobody.pds.example.com",
+        PASSWORD,
+    )
+    .await;
+    let unknown_email = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        "nobody@example.com",
+        PASSWORD,
+    )
+    .await;
     for result in [wrong, unknown, unknown_email] {
         let err = result.unwrap_err();
         assert!(matches!(err, AuthError::AuthenticationRequired));
@@ -171,15 +203,36 @@ async fn a_wrong_password_and_an_unknown_account_are_refused_alike() {
         assert_eq!(err.to_string(), "Invalid identifier or password");
     }
     assert_refused(
-        login(&f.store, "alice.pds.example.com", "").await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            "alice.pds.example.com",
+            "",
+        )
+        .await,
         "AuthenticationRequired",
     );
     assert_refused(
-        login(&f.store, "alice.pds.example.com", &"x".repeat(513)).await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            "alice.pds.example.com",
+            &"x".repeat(513),
+        )
+        .await,
         "AuthenticationRequired",
     );
     assert_refused(
-        login(&f.store, &"a".repeat(100_000), PASSWORD).await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            &"a".repeat(100_000),
+            PASSWORD,
+        )
+        .await,
         "AuthenticationRequired",
     );
 }
@@ -283,9 +336,15 @@ async fn an_app_password_login_gets_the_restricted_scope() {
         "InvalidRequest",
     );
 
-    let by_plain = login(&f.store, "alice@example.com", &plain.password)
-        .await
-        .unwrap();
+    let by_plain = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        "alice@example.com",
+        &plain.password,
+    )
+    .await
+    .unwrap();
     assert_eq!(by_plain.app_password.as_ref().unwrap().name, "feeds app");
     let session = f
         .sessions
@@ -305,7 +364,15 @@ async fn an_app_password_login_gets_the_restricted_scope() {
         .unwrap();
     assert_eq!(refreshed.scope, AuthScope::AppPass);
 
-    let by_privileged = login(&f.store, ALICE, &privileged.password).await.unwrap();
+    let by_privileged = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        ALICE,
+        &privileged.password,
+    )
+    .await
+    .unwrap();
     let session = f
         .sessions
         .create_session(&by_privileged.account, by_privileged.app_password.as_ref())
@@ -333,7 +400,14 @@ async fn an_app_password_does_not_open_another_account() {
         .await
         .unwrap();
     assert_refused(
-        login(&f.store, BOB, &alices.password).await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            BOB,
+            &alices.password,
+        )
+        .await,
         "AuthenticationRequired",
     );
 }
@@ -592,9 +666,15 @@ async fn deactivated_accounts_log_in_but_fail_the_deactivation_check() {
     let f = Fixture::new().await;
     f.create_alice().await;
     assert!(f.store.deactivate(ALICE, f.now(), None).await.unwrap());
-    let login = login(&f.store, "alice@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let login = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        "alice@example.com",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
     assert_eq!(login.account.status(), AccountStatus::Deactivated);
     let session = f
         .sessions
@@ -650,10 +730,19 @@ async fn taken_down_accounts_lose_their_sessions_and_app_passwords() {
         "AccountTakedown",
     );
     assert_refused(
-        login(&f.store, ALICE, &app.password).await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            ALICE,
+            &app.password,
+        )
+        .await,
         "AuthenticationRequired",
     );
-    let login = login(&f.store, ALICE, PASSWORD).await.unwrap();
+    let login = login(&f.store, &LoginLimits::default(), None, ALICE, PASSWORD)
+        .await
+        .unwrap();
     assert_eq!(login.account.status(), AccountStatus::Takendown);
     let session = f
         .sessions
@@ -690,7 +779,15 @@ async fn revoking_an_app_password_ends_its_sessions_only() {
     let app = create_app_password(&f.store, ALICE, "app", false, f.now())
         .await
         .unwrap();
-    let by_app = login(&f.store, ALICE, &app.password).await.unwrap();
+    let by_app = login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        ALICE,
+        &app.password,
+    )
+    .await
+    .unwrap();
     let app_session = f
         .sessions
         .create_session(&by_app.account, by_app.app_password.as_ref())
@@ -709,7 +806,14 @@ async fn revoking_an_app_password_ends_its_sessions_only() {
         "ExpiredToken",
     );
     assert_refused(
-        login(&f.store, ALICE, &app.password).await,
+        login(
+            &f.store,
+            &LoginLimits::default(),
+            None,
+            ALICE,
+            &app.password,
+        )
+        .await,
         "AuthenticationRequired",
     );
     f.sessions
@@ -733,10 +837,18 @@ async fn a_new_password_revokes_every_session() {
         "ExpiredToken",
     );
     assert_refused(
-        login(&f.store, ALICE, PASSWORD).await,
+        login(&f.store, &LoginLimits::default(), None, ALICE, PASSWORD).await,
         "AuthenticationRequired",
     );
-    login(&f.store, ALICE, "a new password").await.unwrap();
+    login(
+        &f.store,
+        &LoginLimits::default(),
+        None,
+        ALICE,
+        "a new password",
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod common;
 
 use common::http::{request_with_headers, Response};
+use common::mail::Outbox;
 use common::node::{local_config, seed_account, PASSWORD};
 use pocketpds_core::repo::cbor;
 use pocketpds_core::storage::events;
@@ -39,10 +40,20 @@ async fn call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_is_deleted_with_its_code_and_password_only() {
     let dir = tempfile::tempdir().unwrap();
-    let node = pocketpds_core::node::start(local_config(dir.path()))
+    let outbox = Outbox::default();
+    let platform = pocketpds_core::node::NodePlatform {
+        mailer: Some(std::sync::Arc::new(outbox.clone())),
+        ..Default::default()
+    };
+    let node = pocketpds_core::node::start_with(local_config(dir.path()), platform)
         .await
         .unwrap();
     let (_, token) = seed_account(&node, DID, "leaving.test").await;
+    node.state
+        .accounts
+        .update_email(DID, "leaving@example.com")
+        .await
+        .unwrap();
     let addr = node.local_addr;
 
     // Without a session, no code.
@@ -62,16 +73,8 @@ async fn an_account_is_deleted_with_its_code_and_password_only() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let mut rows = node
-        .state
-        .storage
-        .connection()
-        .query("SELECT token FROM email_token WHERE did = ?1", [DID])
-        .await
-        .unwrap();
-    let code: String = rows.next().await.unwrap().unwrap().get(0).unwrap();
-    // A statement left open would hold this connection's read snapshot.
-    drop(rows);
+    let (code, mail) = outbox.code(1).await;
+    assert_eq!(mail.to, "leaving@example.com");
 
     let delete = "/xrpc/com.atproto.server.deleteAccount";
     let cases = [

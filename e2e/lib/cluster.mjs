@@ -12,7 +12,8 @@
 //   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
 //   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
 //
-// nginx passes the client's address in X-Real-IP, and the nodes read it (PDS_CLIENT_IP_HEADER).
+// nginx passes the client's address in X-Real-IP (the nodes read it: PDS_CLIENT_IP_HEADER) and in
+// X-Forwarded-For (read only from PDS_TRUSTED_PROXIES, which a test may set through `env`).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -126,6 +127,7 @@ ${servers}
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
       proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_next_upstream error timeout;
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;

@@ -52,7 +52,7 @@ describe('account lifecycle through @atproto/api', () => {
     await agent.com.atproto.server.requestAccountDelete()
     let code
     for (let i = 0; i < 50 && !code; i++) {
-      code = /deletion code is ([A-Z2-7]{5}-[A-Z2-7]{5})/.exec(env.log())?.[1]
+      code = /Delete your account[\s\S]*?([A-Z2-7]{5}-[A-Z2-7]{5})/.exec(env.log())?.[1]
       if (!code) await new Promise((r) => setTimeout(r, 100))
     }
     assert.ok(code, 'the node wrote the deletion code to its log')

@@ -35,6 +35,21 @@ pub struct CreateAccount<'a> {
     pub deactivated: bool,
 }
 
+/// Checks that `email` looks like an address this server can mail.
+pub fn validate_email(email: &str) -> Result<(), AuthError> {
+    let plausible = email.len() <= MAX_EMAIL_LEN
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plausible {
+        return Err(AuthError::InvalidRequest(
+            "This email address is not supported, please use a different email.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates an account and returns it as stored. A taken handle is
 /// [`AuthError::HandleNotAvailable`], a taken email [`AuthError::EmailNotAvailable`], a missing or
 /// unavailable invite code [`AuthError::InvalidInviteCode`], a password against the rules
@@ -54,14 +69,7 @@ pub async fn create_account(
         return Err(AuthError::InvalidRequest("Invalid handle".into()));
     }
     if let Some(email) = new.email {
-        if email.len() > MAX_EMAIL_LEN
-            || !email.contains('@')
-            || email.chars().any(char::is_whitespace)
-        {
-            return Err(AuthError::InvalidRequest(
-                "This email address is not supported, please use a different email.".into(),
-            ));
-        }
+        validate_email(email)?;
     }
     validate_new_password(new.password)?;
     let password_hash = hash_password_async(new.password).await?;

@@ -56,6 +56,9 @@ pub enum AuthError {
     /// The account already has an app password of this name.
     #[error("An app password with this name already exists")]
     AppPasswordNameTaken,
+    /// Too many attempts: wait for the window to end ([`crate::auth::throttle`]).
+    #[error("Rate Limit Exceeded")]
+    RateLimited(super::throttle::RateLimit),
     /// Some other input was refused; the text says why.
     #[error("{0}")]
     InvalidRequest(String),
@@ -82,6 +85,7 @@ impl AuthError {
             AuthError::InvalidPassword(_) => "InvalidPassword",
             AuthError::InvalidInviteCode => "InvalidInviteCode",
             AuthError::HandleNotAvailable => "HandleNotAvailable",
+            AuthError::RateLimited(_) => "RateLimitExceeded",
             AuthError::EmailNotAvailable
             | AuthError::DidNotAvailable
             | AuthError::AppPasswordNameTaken
@@ -111,6 +115,7 @@ impl AuthError {
             | AuthError::DidNotAvailable
             | AuthError::AppPasswordNameTaken
             | AuthError::InvalidRequest(_) => 400,
+            AuthError::RateLimited(_) => 429,
             AuthError::Storage(_) | AuthError::Internal(_) => 500,
         }
     }

@@ -7,10 +7,15 @@
 //! the answer nor its timing tells whether an account exists. Deactivated accounts may log in (the
 //! handler reports their status); taken-down accounts may log in with their account password only
 //! (the session gets the taken-down scope, see [`crate::auth::SessionManager::create_session`]).
+//!
+//! Every attempt passes the login throttle first ([`crate::auth::throttle`]): failures are counted
+//! per account and per client address in the shared database, and past a limit the answer is
+//! [`AuthError::RateLimited`] without hashing anything.
 
 use super::password::{
     hash_app_password_async, is_plausible_login_password, verify_password_async,
 };
+use super::throttle::{address_key, now_secs, LoginLimits, RateLimit};
 use super::AuthError;
 use crate::storage::{Account, AccountStore, AppPasswordGrant};
 
@@ -32,9 +37,12 @@ pub struct Login {
     pub app_password: Option<AppPasswordGrant>,
 }
 
-/// Checks `password` for the account named by `identifier` (email, DID or handle, in any case).
+/// Checks `password` for the account named by `identifier` (email, DID or handle, in any case),
+/// for a request from `client`, within the login `limits`.
 pub async fn login(
     store: &AccountStore,
+    limits: &LoginLimits,
+    client: Option<std::net::IpAddr>,
     identifier: &str,
     password: &str,
 ) -> Result<Login, AuthError> {
@@ -51,6 +59,56 @@ pub async fn login(
     } else {
         store.account_by_handle(identifier).await?
     };
+    // An unknown identifier is counted under itself, so that its answers read like a real one's.
+    let account_key = match &account {
+        Some(account) => format!("account:{}", account.did),
+        None => format!("unknown:{}", identifier.to_lowercase()),
+    };
+    let now = now_secs();
+    let window = limits.window_secs as i64;
+    let keys = [
+        (address_key(client), limits.per_address),
+        (account_key, limits.per_account),
+    ];
+    let refused = |limit: u64, window_start: i64| {
+        AuthError::RateLimited(RateLimit {
+            limit,
+            remaining: 0,
+            reset: window_start + window,
+            window_secs: limits.window_secs,
+        })
+    };
+    // A key already at its limit is refused by a read: a flood of refused attempts writes nothing.
+    for (key, limit) in &keys {
+        if let Some(count) = store.login_attempts(key, now, window).await? {
+            if count.count >= *limit as i64 {
+                return Err(refused(*limit, count.window_start));
+            }
+        }
+    }
+    let mut counted = Vec::with_capacity(2);
+    for (key, limit) in keys {
+        let count = store.count_login_attempt(&key, now, window).await?;
+        if count.count > limit as i64 {
+            return Err(refused(limit, count.window_start));
+        }
+        counted.push((key, count.window_start));
+    }
+    let verified = verify(store, account, password).await;
+    if verified.is_ok() {
+        for (key, window_start) in &counted {
+            store.uncount_login_attempt(key, *window_start).await?;
+        }
+    }
+    verified
+}
+
+/// The password check itself, once the throttle let the attempt through.
+async fn verify(
+    store: &AccountStore,
+    account: Option<Account>,
+    password: &str,
+) -> Result<Login, AuthError> {
     let Some(account) = account else {
         spend_like_a_failed_login(password).await?;
         return Err(AuthError::AuthenticationRequired);

@@ -13,6 +13,7 @@
 //! - [`account`]: account creation with its rules.
 //! - [`app_password`]: app passwords in the reference format `xxxx-xxxx-xxxx-xxxx`.
 //! - [`invite`]: invite codes.
+//! - [`throttle`]: login throttling (shared database) and the per-node limits of costly requests.
 
 pub mod account;
 pub mod app_password;
@@ -25,6 +26,7 @@ mod random;
 mod scope;
 pub mod service_jwt;
 pub mod session;
+pub mod throttle;
 
 pub use account::{create_account, CreateAccount};
 pub use app_password::{create_app_password, CreatedAppPassword};
@@ -37,3 +39,4 @@ pub use scope::AuthScope;
 pub use session::{
     AccountChecks, AuthContext, Clock, RefreshContext, Session, SessionConfig, SessionManager,
 };
+pub use throttle::{LoginLimits, RateLimit, RouteLimits};

@@ -1,7 +1,7 @@
 //! XRPC errors as the wire shows them: `{"error": Name, "message": text}` with an HTTP status. Every
 //! layer's error converts into [`XrpcError`] once, here at the edge.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -14,6 +14,8 @@ pub struct XrpcError {
     pub error: String,
     /// A human-readable explanation.
     pub message: String,
+    /// Headers the response carries besides the body's (the `RateLimit-*` of a refusal).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl XrpcError {
@@ -23,7 +25,23 @@ impl XrpcError {
             status,
             error: error.into(),
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// 429 `RateLimitExceeded` with the limit's `RateLimit-*` headers.
+    pub fn rate_limited(limit: &crate::auth::RateLimit) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+        );
+        for (name, value) in limit.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                error.headers.push((HeaderName::from_static(name), value));
+            }
+        }
+        error
     }
 
     /// 400 `InvalidRequest`.
@@ -63,7 +81,9 @@ impl XrpcError {
 impl IntoResponse for XrpcError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.error, "message": self.message });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
     }
 }
 
@@ -86,11 +106,20 @@ impl From<crate::storage::StorageError> for XrpcError {
 
 impl From<crate::auth::AuthError> for XrpcError {
     fn from(e: crate::auth::AuthError) -> Self {
+        if let crate::auth::AuthError::RateLimited(limit) = &e {
+            return XrpcError::rate_limited(limit);
+        }
         let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
         if status.is_server_error() {
             return XrpcError::internal(e);
         }
         XrpcError::new(status, e.xrpc_name(), e.xrpc_message())
+    }
+}
+
+impl From<crate::auth::RateLimit> for XrpcError {
+    fn from(limit: crate::auth::RateLimit) -> Self {
+        XrpcError::rate_limited(&limit)
     }
 }
 

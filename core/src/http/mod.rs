@@ -4,8 +4,10 @@
 //! The router that names every path sits above both, in [`crate::routes`].
 
 pub mod auth;
+pub mod client_address;
 pub mod error;
 pub mod json_body;
+pub mod listener;
 pub mod status_page;
 
 use std::sync::Arc;
@@ -45,6 +47,10 @@ pub struct NodeState {
     pub started_at_micros: i64,
     /// The OAuth authorization server and the DPoP checks of XRPC calls.
     pub oauth: crate::oauth::OAuthServer,
+    /// The per-node limits of account creation and email sends.
+    pub route_limits: crate::auth::RouteLimits,
+    /// Mail to account owners (SMTP, the platform's, or the log).
+    pub mail: crate::mail::Postman,
 }
 
 /// The state handed to handlers.

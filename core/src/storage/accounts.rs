@@ -16,9 +16,12 @@
 //! store (its own connection) when they must not wait on each other.
 
 mod app_passwords;
+mod email;
 mod email_tokens;
 mod invite_codes;
+mod login_failures;
 mod refresh_tokens;
+mod takedowns;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,10 +98,41 @@ CREATE TABLE invite_code_use (
 );
 ";
 
+/// The SQL of the migration that adds what operators need: `login_failure`, the failed password
+/// attempts per account or client address in fixed windows (see [`login_failures`]); the lookup of
+/// an email code by its value (the password reset); whether an account signs in with an emailed
+/// second factor, and whether it may make invite codes; the operator's takedowns of single records
+/// and blobs (`subject_takedown`, keyed by AT-URI or `blob:<did>:<cid>`, see [`takedowns`]); signing
+/// keys reserved for accounts about to arrive (`reserved_signing_key`, sealed like `account_key`).
+pub(crate) const OPERATOR_SCHEMA: &str = "
+CREATE INDEX email_token_code_idx ON email_token (purpose, token);
+ALTER TABLE account ADD COLUMN email_auth_factor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account ADD COLUMN invites_disabled INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE subject_takedown (
+    subject TEXT PRIMARY KEY NOT NULL,
+    did TEXT NOT NULL,
+    takedown_ref TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX subject_takedown_did_idx ON subject_takedown (did);
+CREATE TABLE reserved_signing_key (
+    public_key TEXT PRIMARY KEY NOT NULL,
+    did TEXT,
+    private_key BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE login_failure (
+    key TEXT PRIMARY KEY NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_failure_window_idx ON login_failure (window_start);
+";
+
 /// The columns of `account` in the order [`Account::from_row`] reads them.
 const ACCOUNT_COLUMNS: &str =
     "did, handle, email, email_confirmed_at, created_at, deactivated_at, \
-                               delete_after, takedown_ref";
+                               delete_after, takedown_ref, email_auth_factor, invites_disabled";
 
 /// Why an account-store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +208,10 @@ pub struct Account {
     pub delete_after: Option<i64>,
     /// The operator's takedown reference, if it is taken down.
     pub takedown_ref: Option<String>,
+    /// Whether signing in with the password also needs a code mailed to the confirmed email.
+    pub email_auth_factor: bool,
+    /// Whether the operator stopped it from making invite codes.
+    pub invites_disabled: bool,
 }
 
 impl Account {
@@ -208,6 +246,8 @@ impl Account {
             deactivated_at: row.get(5)?,
             delete_after: row.get(6)?,
             takedown_ref: row.get(7)?,
+            email_auth_factor: row.get::<i64>(8)? != 0,
+            invites_disabled: row.get::<i64>(9)? != 0,
         })
     }
 }

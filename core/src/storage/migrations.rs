@@ -146,6 +146,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "oauth devices, consents and permission sets",
         sql: super::oauth_store::DEVICE_SCHEMA,
     },
+    // What operators need to run accounts for people: failed logins counted cluster-wide, email
+    // codes found by value, the emailed second factor, invite switches, takedowns of records and
+    // blobs, reserved signing keys.
+    Migration {
+        version: 12,
+        name: "login throttling, email codes, takedowns and reserved keys",
+        sql: super::accounts::OPERATOR_SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

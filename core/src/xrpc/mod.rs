@@ -2,8 +2,10 @@
 //! `com.atproto.server.describeServer`). Handlers parse and check input, call the library rooms
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
+pub mod admin;
 pub mod identity;
 pub mod node;
 pub mod repo;
 pub mod server;
 pub mod sync;
+pub mod temp;

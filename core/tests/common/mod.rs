@@ -3,6 +3,7 @@
 
 pub mod firehose;
 pub mod http;
+pub mod mail;
 pub mod node;
 pub mod oauth;
 pub mod plc;

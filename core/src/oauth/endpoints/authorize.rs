@@ -39,6 +39,7 @@ use super::page::{
 };
 use super::{cookie, form};
 use crate::auth::login;
+use crate::http::client_address::ClientAddress;
 use crate::http::{AppState, XrpcError};
 use crate::oauth::device::{
     self, ClientInfo, DeviceCookie, Recognised, ANONYMOUS_DEVICE_SECS, DEVICE_COOKIE,
@@ -471,8 +472,13 @@ async fn approve(
 }
 
 /// POST handler: the forms.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match decide(&state, &headers, &body).await {
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match decide(&state, client, &headers, &body).await {
         Ok(response) => response,
         Err(e) => page_error(e.status(), e.description()),
     }
@@ -480,6 +486,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 async fn decide(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
@@ -546,7 +553,10 @@ async fn decide(
         "signin" => {
             let identifier = params.get("identifier")?.unwrap_or("").trim();
             let password = params.get("password")?.unwrap_or("");
-            let failure = match login(&oauth.accounts, identifier, password).await {
+            let limits = crate::auth::LoginLimits::from_config(&state.config);
+            let mut status = StatusCode::UNAUTHORIZED;
+            let failure = match login(&oauth.accounts, &limits, client, identifier, password).await
+            {
                 Ok(l) if l.app_password.is_some() => {
                     "Use your account password here, not an app password"
                 }
@@ -568,6 +578,10 @@ async fn decide(
                 }
                 Err(crate::auth::AuthError::Storage(e)) => return Err(e.into()),
                 Err(crate::auth::AuthError::Internal(e)) => return Err(OAuthError::Internal(e)),
+                Err(crate::auth::AuthError::RateLimited(_)) => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    "Too many failed sign-ins: wait a few minutes, then try again"
+                }
                 Err(_) => "Invalid identifier or password",
             };
             let client = oauth.clients.resolve(&row.client_id).await?;
@@ -589,7 +603,7 @@ async fn decide(
                 error: Some(failure),
                 has_remembered,
             }
-            .render(StatusCode::UNAUTHORIZED)
+            .render(status)
         }
         "select" => {
             let did = params.required("did")?;

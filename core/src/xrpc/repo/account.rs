@@ -21,6 +21,12 @@ pub async fn find(state: &AppState, repo: &str) -> Result<Option<Account>, XrpcE
     Ok(account)
 }
 
+/// The account a DID or handle names, if this server hosts it and serves its repository to the
+/// public: a taken-down account is not found.
+pub async fn find_served(state: &AppState, repo: &str) -> Result<Option<Account>, XrpcError> {
+    Ok(find(state, repo).await?.filter(|a| !a.is_taken_down()))
+}
+
 /// The repository a write names, with its signing key, as the reference PDS checks it: an unknown
 /// repository or a deactivated account is 400 `InvalidRequest`; another account's repository is 401
 /// `AuthenticationRequired`.
@@ -35,6 +41,10 @@ pub async fn writable(
         .ok_or_else(|| XrpcError::invalid_request(format!("Could not find repo: {repo}")))?;
     if account.deactivated_at.is_some() {
         return Err(XrpcError::invalid_request("Account is deactivated"));
+    }
+    if account.is_taken_down() && account.did == caller.did {
+        // An access token issued before the takedown is still signed, but writes no more.
+        return Err(crate::auth::AuthError::AccountTakedown.into());
     }
     if account.did != caller.did {
         return Err(XrpcError::new(

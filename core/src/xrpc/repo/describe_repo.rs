@@ -23,9 +23,11 @@ pub async fn handle(
     State(state): State<AppState>,
     QueryInput(params): QueryInput<Params>,
 ) -> Result<Json<Value>, XrpcError> {
-    let account = account::find(&state, &params.repo).await?.ok_or_else(|| {
-        XrpcError::invalid_request(format!("Could not find user: {}", params.repo))
-    })?;
+    let account = account::find_served(&state, &params.repo)
+        .await?
+        .ok_or_else(|| {
+            XrpcError::invalid_request(format!("Could not find user: {}", params.repo))
+        })?;
     let did = &account.did;
     let key = state
         .accounts

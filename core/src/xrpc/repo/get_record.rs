@@ -29,7 +29,7 @@ pub async fn handle(
     let collection = input::nsid("collection", &params.collection)?;
     let rkey = input::record_key("rkey", &params.rkey)?;
     let wanted = input::optional_cid("cid", params.cid.as_deref())?;
-    let account = account::find(&state, &params.repo)
+    let account = account::find_served(&state, &params.repo)
         .await?
         .ok_or_else(|| XrpcError::invalid_request("Could not locate record"))?;
     let did = crate::syntax::Did::parse(&account.did).map_err(XrpcError::internal)?;
@@ -41,6 +41,14 @@ pub async fn handle(
             format!("Could not locate record: {}", uri.as_str()),
         )
     };
+    if state
+        .accounts
+        .subject_takedown(uri.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(not_found());
+    }
     let (cid, bytes) = state
         .repos
         .get_record(&account.did, collection.as_str(), rkey.as_str())

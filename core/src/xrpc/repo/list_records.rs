@@ -39,9 +39,11 @@ pub async fn handle(
     {
         return Err(XrpcError::invalid_request("cursor is too long"));
     }
-    let account = account::find(&state, &params.repo).await?.ok_or_else(|| {
-        XrpcError::invalid_request(format!("Could not find repo: {}", params.repo))
-    })?;
+    let account = account::find_served(&state, &params.repo)
+        .await?
+        .ok_or_else(|| {
+            XrpcError::invalid_request(format!("Could not find repo: {}", params.repo))
+        })?;
     let did = Did::parse(&account.did).map_err(XrpcError::internal)?;
     let rows = state
         .repos
@@ -53,10 +55,18 @@ pub async fn handle(
             params.reverse.unwrap_or(false),
         )
         .await?;
+    // Records the operator took down are left out (the cursor still moves past them).
+    let taken_down = state
+        .accounts
+        .subject_takedowns_with_prefix(did.as_str(), &format!("at://{did}/{collection}/"))
+        .await?;
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let rkey = RecordKey::parse(&row.rkey).map_err(XrpcError::internal)?;
         let uri = AtUri::for_record(did.clone(), collection.clone(), rkey);
+        if taken_down.iter().any(|t| t == uri.as_str()) {
+            continue;
+        }
         let value = cbor::decode(&row.bytes).map_err(XrpcError::internal)?;
         records.push(json!({
             "uri": uri.as_str(),

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::account_fields;
 use crate::auth::{create_account, CreateAccount};
 use crate::crypto::{Algorithm, Keypair};
+use crate::http::client_address::ClientAddress;
 use crate::http::json_body::JsonBody;
 use crate::http::{AppState, NodeState, XrpcError};
 use crate::identity::{create_genesis, AtprotoPlcParams};
@@ -51,7 +52,7 @@ fn invalid_handle(message: impl Into<String>) -> XrpcError {
 }
 
 /// Checks a requested handle against the syntax and the service domains, as the reference does.
-fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError> {
+pub(crate) fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError> {
     let handle = Handle::parse(requested).map_err(|e| invalid_handle(e.to_string()))?;
     let name = handle.as_str();
     let Some(domain) = domains.iter().find(|d| name.ends_with(d.as_str())) else {
@@ -76,8 +77,10 @@ fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError
 /// POST handler.
 pub async fn handle(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(input): JsonBody<Input>,
 ) -> Result<Json<Value>, XrpcError> {
+    state.route_limits.account_creation(client)?;
     let account = create_with_identity(&state, &input).await?;
     let session = state.sessions.create_session(&account, None).await?;
     let mut body = account_fields(&account);

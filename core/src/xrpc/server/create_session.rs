@@ -7,9 +7,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::account_fields;
-use crate::auth::{login, AuthError};
+use super::email_code::{send_code, take_code};
+use crate::auth::{login, AuthError, LoginLimits};
+use crate::http::client_address::ClientAddress;
 use crate::http::json_body::JsonBody;
 use crate::http::{AppState, XrpcError};
+use crate::mail::message::CodeMail;
+use crate::storage::TokenPurpose;
 
 /// The input, per the Lexicon.
 #[derive(Debug, Deserialize)]
@@ -19,7 +23,7 @@ pub struct Input {
     pub identifier: String,
     /// The account password or an app password.
     pub password: String,
-    /// A code sent by email when the account uses it as a second factor (not offered here yet).
+    /// The code mailed when the account uses its email as a second factor.
     #[serde(default)]
     pub auth_factor_token: Option<String>,
     /// Whether a taken-down account may still open a (restricted) session.
@@ -27,16 +31,49 @@ pub struct Input {
     pub allow_takendown: Option<bool>,
 }
 
-/// POST handler. A wrong identifier or password is 401 `AuthenticationRequired`; a taken-down
+/// POST handler. A wrong identifier or password is 401 `AuthenticationRequired`, too many of them
+/// 429 `RateLimitExceeded` ([`crate::auth::throttle`]); a taken-down
 /// account is 401 `AccountTakedown` unless `allowTakendown` is set. App-password logins get the
 /// app-password scope.
 pub async fn handle(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(input): JsonBody<Input>,
 ) -> Result<Json<Value>, XrpcError> {
-    let found = login(&state.accounts, &input.identifier, &input.password).await?;
+    let limits = LoginLimits::from_config(&state.config);
+    let found = login(
+        &state.accounts,
+        &limits,
+        client,
+        &input.identifier,
+        &input.password,
+    )
+    .await?;
     if found.account.is_taken_down() && input.allow_takendown != Some(true) {
         return Err(AuthError::AccountTakedown.into());
+    }
+    let second_factor = found.account.email_auth_factor
+        && found.account.email_confirmed_at.is_some()
+        && found.app_password.is_none();
+    if second_factor {
+        match input.auth_factor_token.as_deref().map(str::trim) {
+            Some(code) if !code.is_empty() => {
+                state.route_limits.code_guess(client)?;
+                take_code(&state, &found.account.did, TokenPurpose::SignIn, code).await?;
+            }
+            _ => {
+                state.route_limits.email(client, Some(&found.account.did))?;
+                send_code(
+                    &state,
+                    &found.account,
+                    None,
+                    TokenPurpose::SignIn,
+                    CodeMail::SignIn,
+                )
+                .await?;
+                return Err(AuthError::AuthFactorTokenRequired.into());
+            }
+        }
     }
     let session = state
         .sessions

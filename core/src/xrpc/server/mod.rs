@@ -1,17 +1,28 @@
 //! `com.atproto.server.*`: the server's description, accounts and sessions.
 
 pub mod account_status;
+pub mod confirm_email;
 pub mod create_account;
 pub mod create_app_password;
+pub mod create_invite_code;
+pub mod create_invite_codes;
 pub mod create_session;
 pub mod delete_account;
 pub mod delete_session;
 pub mod describe_server;
+mod email_code;
+pub mod get_account_invite_codes;
 pub mod get_service_auth;
 pub mod get_session;
 pub mod list_app_passwords;
 pub mod refresh_session;
+pub mod request_email_confirmation;
+pub mod request_email_update;
+pub mod request_password_reset;
+pub mod reserve_signing_key;
+pub mod reset_password;
 pub mod revoke_app_password;
+pub mod update_email;
 
 use serde_json::{Map, Value};
 
@@ -20,7 +31,7 @@ use crate::storage::{Account, AccountStatus};
 use crate::syntax::format_datetime;
 
 /// The account fields the session methods share (`did`, `handle`, `email`, `emailConfirmed`,
-/// `active`, and `status` when the account is not active), as the reference PDS reports them.
+/// `emailAuthFactor`, `active`, and `status` when the account is not active), as the reference PDS reports them.
 fn account_fields(account: &Account) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("did".into(), Value::from(account.did.clone()));
@@ -31,6 +42,10 @@ fn account_fields(account: &Account) -> Map<String, Value> {
     fields.insert(
         "emailConfirmed".into(),
         Value::from(account.email_confirmed_at.is_some()),
+    );
+    fields.insert(
+        "emailAuthFactor".into(),
+        Value::from(account.email_auth_factor),
     );
     let status = account.status();
     fields.insert(

@@ -40,6 +40,10 @@ pub async fn handle(
     let did = input::did("did", &params.did)?;
     let cid = input::cid("cid", &params.cid)?;
     repo_access::available(&state, &did).await?;
+    let subject = crate::storage::AccountStore::blob_subject(did.as_str(), &cid.to_string());
+    if state.accounts.subject_takedown(&subject).await?.is_some() {
+        return Err(repo_access::bad("BlobNotFound", "Blob not found".into()));
+    }
     let store = state.blobs.store().clone();
     let blob = store
         .blob(did.as_str(), &cid)

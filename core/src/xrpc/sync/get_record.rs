@@ -30,6 +30,13 @@ pub async fn handle(
     let collection = input::nsid("collection", &params.collection)?;
     let rkey = input::record_key("rkey", &params.rkey)?;
     let (_, head) = repo_access::available(&state, &did).await?;
+    let uri = format!("at://{did}/{collection}/{rkey}");
+    if state.accounts.subject_takedown(&uri).await?.is_some() {
+        return Err(repo_access::bad(
+            "RecordNotFound",
+            format!("Could not locate record: {uri}"),
+        ));
+    }
     let blocks = state.repos.blocks(did.as_str());
     let mut mst = Mst::load(head.data);
     let car = record_proof_car(

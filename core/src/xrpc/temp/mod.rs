@@ -1,0 +1,3 @@
+//! `com.atproto.temp.*`: the reference's provisional methods.
+
+pub mod check_signup_queue;

@@ -1,0 +1,216 @@
+//! The node's HTTP server limits: connections that never finish their request head are closed on
+//! time while the node keeps serving others, an idle kept-alive connection is closed, and past the
+//! connection cap a new connection gets a clear 503 XRPC error.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::http::request;
+use common::node::local_config;
+
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Raises this process's open-file limit to its hard limit and returns how many descriptors it
+/// may open.
+fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}
+
+/// Opens a connection that sends half a request head and then nothing.
+async fn stalled(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /xrpc/_health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    s
+}
+
+/// Waits until the server closes `s` (end of stream or reset), at most `limit`; returns when.
+async fn closed_after(mut s: TcpStream, start: Instant, limit: Duration) -> Option<Duration> {
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return None,
+            read = s.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return Some(start.elapsed()),
+                // hyper may answer 408 before closing: keep reading to the end.
+                Ok(_) => continue,
+            },
+        }
+    }
+}
+
+fn health(addr: SocketAddr) -> u16 {
+    request(addr, "GET", "/xrpc/_health", None).status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_stalled_headers_are_closed_on_time_while_others_are_served() {
+    let fds = raise_fd_limit();
+    // Each stalled connection costs two descriptors here (client and server side).
+    let count = 2000.min((fds.saturating_sub(300) / 2) as usize);
+    assert!(
+        count >= 500,
+        "the open-file limit ({fds}) is too low for this test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_header_timeout_seconds = HEADER_TIMEOUT.as_secs();
+    config.http_max_connections = (count + 100) as u64;
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let addr = node.local_addr;
+
+    let start = Instant::now();
+    let mut stalls = Vec::with_capacity(count);
+    for _ in 0..count {
+        stalls.push(stalled(addr).await);
+    }
+    let opened = start.elapsed();
+    // While they hang, others are served.
+    let served =
+        tokio::task::spawn_blocking(move || (0..20).map(|_| health(addr)).collect::<Vec<_>>())
+            .await
+            .unwrap();
+    assert!(served.iter().all(|s| *s == 200), "{served:?}");
+
+    let waits: Vec<_> = stalls
+        .into_iter()
+        .map(|s| tokio::spawn(closed_after(s, start, HEADER_TIMEOUT * 4)))
+        .collect();
+    let mut latest = Duration::ZERO;
+    let mut earliest = Duration::MAX;
+    for wait in waits {
+        let when = wait
+            .await
+            .unwrap()
+            .expect("a stalled connection was still open after twice the header timeout");
+        latest = latest.max(when);
+        earliest = earliest.min(when);
+    }
+    eprintln!(
+        "{count} stalled connections opened in {opened:?}; closed between {earliest:?} and {latest:?}"
+    );
+    // None was closed before its time (the earliest was opened at `start`).
+    assert!(earliest >= HEADER_TIMEOUT - Duration::from_millis(100));
+    assert_eq!(
+        tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap(),
+        200
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_header_timeout_seconds = HEADER_TIMEOUT.as_secs();
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let mut s = TcpStream::connect(node.local_addr).await.unwrap();
+    s.write_all(b"GET /xrpc/_health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Read the one response (its head and its JSON body) without ending the connection.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"}") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    let idle_since = Instant::now();
+    let closed = closed_after(s, idle_since, HEADER_TIMEOUT * 3)
+        .await
+        .expect("the idle connection was kept open");
+    assert!(
+        closed >= HEADER_TIMEOUT - Duration::from_millis(100),
+        "{closed:?}"
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_a_new_connection_gets_a_503_xrpc_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_header_timeout_seconds = HEADER_TIMEOUT.as_secs();
+    config.http_max_connections = 20;
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let addr = node.local_addr;
+    let mut stalls = Vec::new();
+    for _ in 0..20 {
+        stalls.push(stalled(addr).await);
+    }
+    // Give the server the time to accept them all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = tokio::task::spawn_blocking(move || request(addr, "GET", "/xrpc/_health", None))
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"], "ServiceUnavailable");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Once the stalled ones are timed out, the node serves again.
+    tokio::time::sleep(HEADER_TIMEOUT + Duration::from_millis(700)).await;
+    assert_eq!(
+        tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap(),
+        200
+    );
+    drop(stalls);
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firehose_websocket_keeps_its_place_under_the_cap_until_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_max_connections = 1;
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let addr = node.local_addr;
+    let url = format!("ws://{addr}/xrpc/com.atproto.sync.subscribeRepos");
+    let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap(),
+        503
+    );
+    drop(socket);
+    // The server notices the close and gives the place back.
+    let mut status = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200);
+    node.stop().await.unwrap();
+}
