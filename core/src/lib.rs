@@ -41,6 +41,7 @@ pub mod lexicon;
 pub mod net;
 pub mod node;
 pub mod oauth;
+pub mod proxy;
 pub mod repo;
 pub mod routes;
 pub mod storage;

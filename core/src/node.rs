@@ -267,7 +267,10 @@ pub async fn open_with(
     let oauth = crate::oauth::OAuthServer::open(&config, &storage, &secrets_key, accounts.clone())
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
+    let proxy = crate::proxy::Proxy::new(&config)
+        .map_err(|e| NodeError::Secret(format!("proxy HTTP client: {e}")))?;
     Ok(Arc::new(NodeState {
+        proxy,
         config,
         storage,
         accounts,

@@ -158,8 +158,20 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/com.atproto.sync.subscribeRepos",
             get(xrpc::sync::subscribe_repos::handle),
         )
+        // app.bsky.* served here; every other unknown method goes to the proxy.
+        .route(
+            "/xrpc/app.bsky.actor.getPreferences",
+            query(xrpc::app_bsky::get_preferences::handle),
+        )
+        .route(
+            "/xrpc/app.bsky.actor.putPreferences",
+            procedure(xrpc::app_bsky::put_preferences::handle),
+        )
         .merge(oauth_routes())
-        .route("/xrpc/{method}", axum::routing::any(unknown_method))
+        .route(
+            "/xrpc/{method}",
+            axum::routing::any(xrpc::proxy::pipethrough::handle),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -277,10 +289,6 @@ fn wrong_method(method: &Method, expected: &str) -> XrpcError {
     XrpcError::invalid_request(format!(
         "Incorrect HTTP method ({method}) expected {expected}"
     ))
-}
-
-async fn unknown_method(axum::extract::Path(method): axum::extract::Path<String>) -> XrpcError {
-    XrpcError::method_not_implemented(&method)
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> XrpcError {

@@ -45,6 +45,8 @@ pub struct NodeState {
     pub started_at_micros: i64,
     /// The OAuth authorization server and the DPoP checks of XRPC calls.
     pub oauth: crate::oauth::OAuthServer,
+    /// Forwarding of calls to other services (the app view, chat, moderation).
+    pub proxy: crate::proxy::Proxy,
 }
 
 /// The state handed to handlers.

@@ -183,6 +183,15 @@ impl DidDocument {
         })
     }
 
+    /// The endpoint of the service named `name` (`#name` or `<did>#name`, given without the `#`)
+    /// when it is an http(s) URL with a host: where a call proxied to `<did>#name` goes.
+    pub fn service_endpoint(&self, name: &str) -> Option<&str> {
+        self.services.iter().find_map(|service| {
+            let endpoint = service.endpoint.as_deref()?;
+            (self.names(&service.id, name) && is_http_url(endpoint)).then_some(endpoint)
+        })
+    }
+
     /// Whether `id` is the fragment `name` of this document: `#name` or `<did>#name`.
     fn names(&self, id: &str, name: &str) -> bool {
         let fragment = id.strip_prefix(self.id.as_str()).unwrap_or(id);

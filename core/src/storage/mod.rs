@@ -18,6 +18,7 @@ pub mod event_signal;
 pub mod events;
 mod migrations;
 pub mod oauth_store;
+pub mod preferences;
 pub mod repo_store;
 pub mod sealing;
 pub mod secrets;

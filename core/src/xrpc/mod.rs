@@ -2,7 +2,9 @@
 //! `com.atproto.server.describeServer`). Handlers parse and check input, call the library rooms
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
+pub mod app_bsky;
 pub mod identity;
+pub mod proxy;
 pub mod repo;
 pub mod server;
 pub mod sync;
