@@ -177,6 +177,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             cors_and_dpop_nonce,
         ))
+        .layer(axum::middleware::from_fn(
+            crate::http::drain::drain_unread_body,
+        ))
         .with_state(state)
 }
 

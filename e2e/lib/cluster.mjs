@@ -6,6 +6,7 @@
 // PID.
 //
 //   const cluster = await startCluster()   // { plcUrl, lbUrl, nodes: [{url, child}], kill(i), stop() }
+//   startCluster({ requestBuffering: false }) // nginx streams request bodies to the nodes
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -35,7 +36,7 @@ async function freePort() {
   return port
 }
 
-function nginxConfig(dir, lbPort, upstreams) {
+function nginxConfig(dir, lbPort, upstreams, { requestBuffering = true } = {}) {
   const servers = upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')
   return `daemon off;
 worker_processes 1;
@@ -44,6 +45,10 @@ error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http {
   access_log ${dir}/access.log;
+  # The nodes decide how large a body may be (their 413), not the load balancer.
+  client_max_body_size 64m;
+  # Bodies stay in memory: workers may run as another user than the one owning the temporary folder.
+  client_body_buffer_size 16m;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -58,6 +63,7 @@ ${servers}
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
       proxy_next_upstream error timeout;
+      proxy_request_buffering ${requestBuffering ? 'on' : 'off'};
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
     }
@@ -80,7 +86,7 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2 } = {}) {
+export async function startCluster({ nodes: count = 2, requestBuffering = true } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const dir = await mkdtemp(join(tmpdir(), 'pocketpds-cluster-'))
@@ -127,7 +133,7 @@ export async function startCluster({ nodes: count = 2 } = {}) {
     const nginxDir = join(dir, 'nginx')
     await mkdir(nginxDir)
     const conf = join(nginxDir, 'nginx.conf')
-    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host)))
+    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host), { requestBuffering }))
     const lb = spawn(nginx, ['-p', nginxDir, '-c', conf, '-e', join(nginxDir, 'error.log')], {
       stdio: ['ignore', 'inherit', 'inherit'],
     })

@@ -1,9 +1,11 @@
 //! The pieces every HTTP handler shares: the node's [`AppState`], the mapping of errors to XRPC
-//! responses ([`XrpcError`]), the auth extractors ([`auth`]), JSON body parsing ([`json_body`]) and the
-//! status page. Handlers in [`crate::xrpc`] and [`crate::oauth`] use this room; it calls none of them.
+//! responses ([`XrpcError`]), the auth extractors ([`auth`]), JSON body parsing ([`json_body`]), the
+//! status page, and the middleware that drains request bodies an error left unread ([`drain`]).
+//! Handlers in [`crate::xrpc`] and [`crate::oauth`] use this room; it calls none of them.
 //! The router that names every path sits above both, in [`crate::routes`].
 
 pub mod auth;
+pub mod drain;
 pub mod error;
 pub mod json_body;
 pub mod status_page;
