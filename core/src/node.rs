@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::blobs::Blobs;
 use crate::config::Config;
+use crate::crawlers::{CrawlTask, Crawlers};
 use crate::crypto::{Algorithm, Keypair};
 use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
@@ -25,7 +26,9 @@ use crate::janitor::{Janitor, JanitorConfig, Tables};
 use crate::net::AddressPolicy;
 use crate::storage::sealing::key_file::{self, KeyFileError};
 use crate::storage::sealing::{self, SealingKey};
-use crate::storage::{secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError};
+use crate::storage::{
+    secrets, AccountStore, BlobStore, EventSignal, RepoStore, Storage, StorageError,
+};
 
 /// Why a node could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,8 @@ pub struct RunningNode {
     task: JoinHandle<Result<(), std::io::Error>>,
     /// The task deleting expired rows (`None` when `PDS_JANITOR_INTERVAL_SECONDS` is 0).
     janitor: Option<Janitor>,
+    /// The task asking the relays to crawl (`None` without `PDS_CRAWLERS`).
+    crawl: Option<CrawlTask>,
 }
 
 impl RunningNode {
@@ -121,6 +126,9 @@ impl RunningNode {
             let _ = tx.send(());
         }
         self.state.blobs.stop();
+        if let Some(crawl) = self.crawl.take() {
+            crawl.stop();
+        }
         if let Some(janitor) = self.janitor.take() {
             janitor.stop().await;
         }
@@ -169,12 +177,14 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
             .await
     });
     log::info!("node {} listening on {local_addr}", state.config.node_id);
+    let crawl = state.crawlers.start();
     Ok(RunningNode {
         local_addr,
         state,
         shutdown: Some(tx),
         task,
         janitor,
+        crawl,
     })
 }
 
@@ -223,10 +233,29 @@ pub async fn open_with(
         .clone()
         .unwrap_or_else(|| SequencerConfig::from_config(&config));
     let sequencer = Sequencer::new(storage.connect().await?, firehose);
+    let http = Arc::new(
+        HttpClient::new(&HttpConfig {
+            allow_plain_http: config.dev_mode,
+            ..HttpConfig::default()
+        })
+        .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?,
+    );
+    let crawlers = Crawlers::new(
+        &config.crawlers,
+        &config.public_url,
+        storage.connect().await?,
+        http.clone(),
+    )
+    .map_err(|e| NodeError::Secret(e.to_string()))?;
     // Every commit of the node's repository store wakes the firehose once it is stored, whatever
-    // path the write came by.
+    // path the write came by, and tells the relays' task that the cluster wrote.
+    let wake_firehose = sequencer.event_signal();
+    let wrote = crawlers.clone();
     let repos =
-        RepoStore::new(storage.connect().await?).with_event_signal(sequencer.event_signal());
+        RepoStore::new(storage.connect().await?).with_event_signal(EventSignal::new(move || {
+            wake_firehose.notify();
+            wrote.wrote();
+        }));
     let blobs = Blobs::start(
         BlobStore::new(storage.connect().await?),
         config.blob_upload_limit,
@@ -252,12 +281,7 @@ pub async fn open_with(
                 .map_err(|e| NodeError::Secret(format!("stored PLC rotation key: {e}")))?
         }
     };
-    let http = HttpClient::new(&HttpConfig {
-        allow_plain_http: config.dev_mode,
-        ..HttpConfig::default()
-    })
-    .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
-    let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
+    let plc = PlcClient::new(&config.did_plc_url, http)
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
     let identity = identity_resolver(&config, &plc, platform)?;
     let started_at_micros = std::time::SystemTime::now()
@@ -271,6 +295,7 @@ pub async fn open_with(
         .map_err(|e| NodeError::Secret(format!("proxy HTTP client: {e}")))?;
     Ok(Arc::new(NodeState {
         proxy,
+        crawlers,
         config,
         storage,
         accounts,

@@ -49,6 +49,8 @@ pub struct NodeState {
     pub oauth: crate::oauth::OAuthServer,
     /// Forwarding of calls to other services (the app view, chat, moderation).
     pub proxy: crate::proxy::Proxy,
+    /// The relays asked to crawl the server (`PDS_CRAWLERS`).
+    pub crawlers: crate::crawlers::Crawlers,
 }
 
 /// The state handed to handlers.

@@ -130,16 +130,23 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed secrets",
         sql: super::sealing::SCHEMA,
     },
-    // Account preferences (app.bsky.actor.getPreferences / putPreferences, in order, one row each).
+    // Account preferences (app.bsky.actor.getPreferences / putPreferences, in order, one row
+    // each), and when each relay of PDS_CRAWLERS was last asked to crawl (the lease that lets one
+    // node of a cluster ask, the one whose conditional update wins).
     Migration {
         version: 10,
-        name: "account preferences",
+        name: "account preferences and relay crawl requests",
         sql: "CREATE TABLE account_pref (
               did TEXT NOT NULL REFERENCES account (did) ON DELETE CASCADE,
               position INTEGER NOT NULL,
               pref_type TEXT NOT NULL,
               value_json TEXT NOT NULL,
               PRIMARY KEY (did, position)
+          ) WITHOUT ROWID;
+          CREATE TABLE crawl_request (
+              crawler TEXT PRIMARY KEY NOT NULL,
+              requested_at INTEGER NOT NULL,
+              after_write INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
 ];

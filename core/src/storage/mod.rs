@@ -13,6 +13,7 @@
 mod accounts;
 pub mod blobs;
 mod blocks;
+pub mod crawl_requests;
 mod error;
 pub mod event_signal;
 pub mod events;
