@@ -30,6 +30,38 @@ pub fn router(state: AppState) -> Router {
             query(xrpc::identity::resolve_handle::handle),
         )
         .route(
+            "/xrpc/com.atproto.identity.resolveDid",
+            query(xrpc::identity::resolve_did::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.resolveIdentity",
+            query(xrpc::identity::resolve_identity::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.refreshIdentity",
+            procedure(xrpc::identity::refresh_identity::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.updateHandle",
+            procedure(xrpc::identity::update_handle::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.getRecommendedDidCredentials",
+            query(xrpc::identity::get_recommended_did_credentials::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.requestPlcOperationSignature",
+            procedure(xrpc::identity::request_plc_operation_signature::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.signPlcOperation",
+            procedure(xrpc::identity::sign_plc_operation::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.submitPlcOperation",
+            procedure(xrpc::identity::submit_plc_operation::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.activateAccount",
             procedure(xrpc::server::account_status::activate),
         )

@@ -376,7 +376,7 @@ async fn hostile_proxy_requests_are_refused_and_nothing_is_forwarded() {
         ),
         (
             "POST",
-            "/xrpc/com.atproto.identity.signPlcOperation".into(),
+            "/xrpc/com.atproto.server.requestEmailUpdate".into(),
             vec![h.bearer(), proxy(&format!("{did}#bsky_appview"))],
             400,
             "InvalidToken",

@@ -3,7 +3,8 @@
 // relay's public requestCrawl refuses `localhost:` hosts, which the test checks the node heard);
 // the relay is then pointed at the node through its admin requestCrawl. The writes are read back
 // from the relay's own firehose and its getLatestCommit: an account's creation (#identity,
-// #account, #commit, #sync), a post (#commit), a deactivation and a reactivation (#account).
+// #account, #commit, #sync), a post (#commit), a deactivation and a reactivation (#account), a new
+// handle (#identity).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AtpAgent } from '@atproto/api'
@@ -133,5 +134,16 @@ describe('indigo relay crawling a node', { skip: bin ? false : 'RELAY_BIN missin
     await agent.com.atproto.server.activateAccount()
     const on = await relayed('#account (active again)', (f) => f.t === '#account' && f.body.active === true && f.body.seq > off.body.seq)
     assert.equal(on.body.status, undefined)
+  })
+
+  test("a new handle reaches the relay as #identity", async () => {
+    const handle = `renamed${Date.now().toString(36).slice(-6)}.test`
+    const before = Math.max(...seen.map((f) => f.body.seq))
+    await agent.com.atproto.identity.updateHandle({ handle })
+    const frame = await relayed('#identity (new handle)', (f) => f.t === '#identity' && f.body.seq > before)
+    assert.equal(frame.body.did, did)
+    // The relay passes a handle on only when it resolves back to the DID; `.test` handles resolve
+    // nowhere for it, so it sends the event without one.
+    assert.ok(frame.body.handle === undefined || frame.body.handle === handle, frame.body.handle)
   })
 })

@@ -9,12 +9,15 @@ use super::{finish, AccountStore, AccountsError};
 pub enum TokenPurpose {
     /// `com.atproto.server.deleteAccount`.
     DeleteAccount,
+    /// `com.atproto.identity.signPlcOperation`.
+    PlcOperation,
 }
 
 impl TokenPurpose {
     fn as_str(self) -> &'static str {
         match self {
             TokenPurpose::DeleteAccount => "delete_account",
+            TokenPurpose::PlcOperation => "plc_operation",
         }
     }
 }

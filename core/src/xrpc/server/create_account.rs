@@ -51,7 +51,7 @@ fn invalid_handle(message: impl Into<String>) -> XrpcError {
 }
 
 /// Checks a requested handle against the syntax and the service domains, as the reference does.
-fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError> {
+pub(crate) fn check_handle(requested: &str, domains: &[String]) -> Result<Handle, XrpcError> {
     let handle = Handle::parse(requested).map_err(|e| invalid_handle(e.to_string()))?;
     let name = handle.as_str();
     let Some(domain) = domains.iter().find(|d| name.ends_with(d.as_str())) else {
