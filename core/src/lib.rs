@@ -40,6 +40,7 @@ pub mod http;
 pub mod identity;
 pub mod janitor;
 pub mod lexicon;
+pub mod migration;
 pub mod net;
 pub mod node;
 pub mod oauth;

@@ -151,6 +151,10 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::repo::upload_blob::handle),
         )
         .route(
+            "/xrpc/com.atproto.repo.importRepo",
+            procedure(xrpc::repo::import_repo::handle),
+        )
+        .route(
             "/xrpc/com.atproto.repo.listMissingBlobs",
             query(xrpc::repo::list_missing_blobs::handle),
         )

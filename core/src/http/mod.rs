@@ -5,6 +5,7 @@
 //! The router that names every path sits above both, in [`crate::routes`].
 
 pub mod auth;
+pub mod body_reader;
 pub mod drain;
 pub mod error;
 pub mod json_body;

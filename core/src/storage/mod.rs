@@ -40,7 +40,7 @@ pub use error::StorageError;
 pub use event_signal::EventSignal;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
-pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
+pub use repo_store::{Announce, ApplyError, CommitResult, ImportedRecord, RepoStore};
 pub use sealing::{SealingError, SealingKey};
 
 /// The most rows one `delete_expired` statement of a store removes, so that it holds the database's

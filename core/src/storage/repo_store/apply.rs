@@ -35,6 +35,9 @@ impl From<libsql::Error> for ApplyError {
 pub(super) struct Announcements<'a> {
     pub before: &'a [(EventKind, Vec<u8>)],
     pub after: &'a [(EventKind, Vec<u8>)],
+    /// Whether the commit is announced with its `#commit` event (a commit that only re-signs the
+    /// tree is announced by a `#sync` among `after` instead).
+    pub commit_event: bool,
 }
 
 impl RepoStore {
@@ -47,6 +50,7 @@ impl RepoStore {
             Announcements {
                 before: &[],
                 after: &[],
+                commit_event: true,
             },
         )
         .await
@@ -97,6 +101,7 @@ impl RepoStore {
         let none = Announcements {
             before: &[],
             after: &[],
+            commit_event: true,
         };
         let _connection = self.lock.lock().await;
         let tx = self
@@ -180,16 +185,22 @@ async fn write_commit(
     for (kind, payload) in announce.before {
         events::append(conn, did, *kind, &prepared.time, payload).await?;
     }
-    let seq = events::append(
-        conn,
-        did,
-        EventKind::Commit,
-        &prepared.time,
-        &prepared.event,
-    )
-    .await?;
+    let mut seq = 0;
+    if announce.commit_event {
+        seq = events::append(
+            conn,
+            did,
+            EventKind::Commit,
+            &prepared.time,
+            &prepared.event,
+        )
+        .await?;
+    }
     for (kind, payload) in announce.after {
-        events::append(conn, did, *kind, &prepared.time, payload).await?;
+        let appended = events::append(conn, did, *kind, &prepared.time, payload).await?;
+        if !announce.commit_event {
+            seq = appended;
+        }
     }
     Ok(seq)
 }
