@@ -1,6 +1,7 @@
 //! `pocketpds account …`: account administration on the node's database, without HTTP, through
-//! `pocketpds_core::admin` — the same logic as `com.atproto.server.createAccount` and the
-//! `com.atproto.admin.*` methods. Accounts are named by DID or handle.
+//! `pocketpds_core::admin` — the same logic as `com.atproto.server.createAccount`, the
+//! `com.atproto.admin.*` methods and `com.atproto.repo.importRepo`. Accounts are named by DID or
+//! handle. Long transfers (`export`, `import`) report their progress on stderr.
 
 use clap::Subcommand;
 use pocketpds_core::admin::{self, NewAccountRequest};
@@ -88,6 +89,33 @@ pub enum AccountCommand {
         /// The codes.
         codes: Vec<String>,
     },
+    /// Write an account's repository (repo.car) and blobs (blobs/, blobs.tsv) into a folder.
+    Export {
+        /// The account's DID.
+        #[arg(long)]
+        did: String,
+        /// The folder to write (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load a folder written by `export` into a deactivated account (one moving here), verified
+    /// against the DID document as importRepo does.
+    Import {
+        /// The account's DID.
+        #[arg(long)]
+        did: String,
+        /// The folder to read.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
+}
+
+/// Reports a transfer's progress on stderr.
+fn show(progress: admin::Progress) {
+    match progress.total {
+        Some(total) => eprintln!("{}: {}/{}", progress.what, progress.done, total),
+        None => eprintln!("{}: {}", progress.what, progress.done),
+    }
 }
 
 /// Runs an `account` subcommand on the database the configuration names.
@@ -121,6 +149,21 @@ pub async fn run(config: Config, command: AccountCommand) -> Result<(), String> 
                 println!("{}\t{}\t{}", account.did, account.handle, account.status);
             }
             eprintln!("{} accounts", accounts.len());
+        }
+        AccountCommand::Export { did, out } => {
+            admin::export_account(&state, &did, &out, &show)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("exported {did} to {}", out.display());
+        }
+        AccountCommand::Import { did, from } => {
+            let summary = admin::import_account(&state, &did, &from, &show)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "imported {did}: commit {} rev {}, {} records",
+                summary.commit, summary.rev, summary.records
+            );
         }
         other => return administer(&state, other).await.map_err(|e| e.to_string()),
     }
@@ -223,7 +266,10 @@ async fn administer(
             admin::disable_invite_codes(state, &codes).await?;
             println!("{} codes disabled", codes.len());
         }
-        AccountCommand::Create { .. } | AccountCommand::List => {}
+        AccountCommand::Create { .. }
+        | AccountCommand::List
+        | AccountCommand::Export { .. }
+        | AccountCommand::Import { .. } => {}
     }
     Ok(())
 }

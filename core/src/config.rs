@@ -100,6 +100,10 @@ pub struct Config {
     pub bsky_app_view_url: Option<String>,
     /// The app view's DID (`PDS_BSKY_APP_VIEW_DID`).
     pub bsky_app_view_did: Option<String>,
+    /// The moderation service reports go to (`PDS_REPORT_SERVICE_URL`); without it, the app view.
+    pub report_service_url: Option<String>,
+    /// The report service's DID (`PDS_REPORT_SERVICE_DID`).
+    pub report_service_did: Option<String>,
     /// Largest blob upload in bytes (`PDS_BLOB_UPLOAD_LIMIT`).
     pub blob_upload_limit: u64,
     /// How long an uploaded blob that no record references is kept, in seconds
@@ -309,6 +313,8 @@ impl Config {
             plc_rotation_key_hex: var("PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX"),
             bsky_app_view_url: var("PDS_BSKY_APP_VIEW_URL"),
             bsky_app_view_did: var("PDS_BSKY_APP_VIEW_DID"),
+            report_service_url: var("PDS_REPORT_SERVICE_URL"),
+            report_service_did: var("PDS_REPORT_SERVICE_DID"),
             blob_upload_limit: number("PDS_BLOB_UPLOAD_LIMIT", DEFAULT_BLOB_UPLOAD_LIMIT)?,
             blob_grace_seconds: number("PDS_BLOB_GRACE_SECONDS", DEFAULT_BLOB_GRACE_SECONDS)?,
             crawlers: list("PDS_CRAWLERS"),

@@ -14,6 +14,7 @@
 //! - [`lexicon`]: the Lexicons of the record types clients write, and the validator of records.
 //! - [`storage`]: libSQL-backed storage.
 //! - [`events`]: the firehose: the sequencer that tails the event table for `subscribeRepos`.
+//! - [`crawlers`]: asking the relays of `PDS_CRAWLERS` to crawl the server, once per cluster.
 //! - [`auth`]: accounts, logins, legacy sessions (access and refresh JWTs), app passwords and invite
 //!   codes.
 //! - [`janitor`]: the background task that deletes expired rows (old events, used or expired
@@ -32,6 +33,7 @@ pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod crawlers;
 pub mod crypto;
 pub mod events;
 pub mod http;
@@ -39,9 +41,11 @@ pub mod identity;
 pub mod janitor;
 pub mod lexicon;
 pub mod mail;
+pub mod migration;
 pub mod net;
 pub mod node;
 pub mod oauth;
+pub mod proxy;
 pub mod repo;
 pub mod routes;
 pub mod storage;

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{JwtKey, SessionConfig, SessionManager};
 use crate::blobs::Blobs;
 use crate::config::Config;
+use crate::crawlers::{CrawlTask, Crawlers};
 use crate::crypto::{Algorithm, Keypair};
 use crate::events::{Sequencer, SequencerConfig};
 use crate::http::{self, NodeState};
@@ -28,7 +29,7 @@ use crate::storage::replication::Freshness;
 use crate::storage::sealing::key_file::{self, KeyFileError};
 use crate::storage::sealing::{self, SealingKey};
 use crate::storage::{
-    secrets, AccountStore, BlobStore, RepoStore, Storage, StorageError, StorageMode,
+    secrets, AccountStore, BlobStore, EventSignal, RepoStore, Storage, StorageError, StorageMode,
 };
 
 /// Why a node could not start or stopped badly.
@@ -109,6 +110,8 @@ pub struct RunningNode {
     janitor: Option<Janitor>,
     /// The task syncing the replica and refreshing the node's row in the registry.
     sync_loop: JoinHandle<()>,
+    /// The task asking the relays to crawl (`None` without `PDS_CRAWLERS`).
+    crawl: Option<CrawlTask>,
 }
 
 impl RunningNode {
@@ -131,6 +134,9 @@ impl RunningNode {
         }
         self.state.blobs.stop();
         self.sync_loop.abort();
+        if let Some(crawl) = self.crawl.take() {
+            crawl.stop();
+        }
         if let Some(janitor) = self.janitor.take() {
             janitor.stop().await;
         }
@@ -180,6 +186,7 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         .await
     });
     log::info!("node {} listening on {local_addr}", state.config.node_id);
+    let crawl = state.crawlers.start();
     Ok(RunningNode {
         local_addr,
         state,
@@ -187,6 +194,7 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
         task,
         janitor,
         sync_loop,
+        crawl,
     })
 }
 
@@ -293,10 +301,29 @@ pub async fn open_with(
         .clone()
         .unwrap_or_else(|| SequencerConfig::from_config(&config));
     let sequencer = Sequencer::new(storage.connect().await?, firehose);
+    let http = Arc::new(
+        HttpClient::new(&HttpConfig {
+            allow_plain_http: config.dev_mode,
+            ..HttpConfig::default()
+        })
+        .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?,
+    );
+    let crawlers = Crawlers::new(
+        &config.crawlers,
+        &config.public_url,
+        storage.connect().await?,
+        http.clone(),
+    )
+    .map_err(|e| NodeError::Secret(e.to_string()))?;
     // Every commit of the node's repository store wakes the firehose once it is stored, whatever
-    // path the write came by.
+    // path the write came by, and tells the relays' task that the cluster wrote.
+    let wake_firehose = sequencer.event_signal();
+    let wrote = crawlers.clone();
     let repos = RepoStore::new(storage.connect().await?)
-        .with_event_signal(sequencer.event_signal())
+        .with_event_signal(EventSignal::new(move || {
+            wake_firehose.notify();
+            wrote.wrote();
+        }))
         .with_replication(Arc::clone(storage.replication()));
     let blobs = Blobs::start(
         BlobStore::new(storage.connect().await?),
@@ -323,12 +350,7 @@ pub async fn open_with(
                 .map_err(|e| NodeError::Secret(format!("stored PLC rotation key: {e}")))?
         }
     };
-    let http = HttpClient::new(&HttpConfig {
-        allow_plain_http: config.dev_mode,
-        ..HttpConfig::default()
-    })
-    .map_err(|e| NodeError::Secret(format!("HTTP client: {e}")))?;
-    let plc = PlcClient::new(&config.did_plc_url, Arc::new(http))
+    let plc = PlcClient::new(&config.did_plc_url, http)
         .map_err(|e| NodeError::Secret(format!("PDS_DID_PLC_URL: {e}")))?;
     let mail = postman(&config, platform.mailer.clone());
     let identity = identity_resolver(&config, &plc, platform)?;
@@ -340,7 +362,11 @@ pub async fn open_with(
         .await
         .map_err(|e| NodeError::Secret(format!("OAuth: {e}")))?;
     let config_rate_limits = config.rate_limits_enabled;
+    let proxy = crate::proxy::Proxy::new(&config)
+        .map_err(|e| NodeError::Secret(format!("proxy HTTP client: {e}")))?;
     Ok(Arc::new(NodeState {
+        proxy,
+        crawlers,
         config,
         storage,
         accounts,

@@ -30,6 +30,38 @@ pub fn router(state: AppState) -> Router {
             query(xrpc::identity::resolve_handle::handle),
         )
         .route(
+            "/xrpc/com.atproto.identity.resolveDid",
+            query(xrpc::identity::resolve_did::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.resolveIdentity",
+            query(xrpc::identity::resolve_identity::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.refreshIdentity",
+            procedure(xrpc::identity::refresh_identity::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.updateHandle",
+            procedure(xrpc::identity::update_handle::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.getRecommendedDidCredentials",
+            query(xrpc::identity::get_recommended_did_credentials::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.requestPlcOperationSignature",
+            procedure(xrpc::identity::request_plc_operation_signature::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.signPlcOperation",
+            procedure(xrpc::identity::sign_plc_operation::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.submitPlcOperation",
+            procedure(xrpc::identity::submit_plc_operation::handle),
+        )
+        .route(
             "/xrpc/com.atproto.server.activateAccount",
             procedure(xrpc::server::account_status::activate),
         )
@@ -216,6 +248,10 @@ pub fn router(state: AppState) -> Router {
             procedure(xrpc::repo::upload_blob::handle),
         )
         .route(
+            "/xrpc/com.atproto.repo.importRepo",
+            procedure(xrpc::repo::import_repo::handle),
+        )
+        .route(
             "/xrpc/com.atproto.repo.listMissingBlobs",
             query(xrpc::repo::list_missing_blobs::handle),
         )
@@ -259,8 +295,20 @@ pub fn router(state: AppState) -> Router {
             "/xrpc/dev.pocketpds.node.getStatus",
             query(xrpc::node::get_status::handle),
         )
+        // app.bsky.* served here; every other unknown method goes to the proxy.
+        .route(
+            "/xrpc/app.bsky.actor.getPreferences",
+            query(xrpc::app_bsky::get_preferences::handle),
+        )
+        .route(
+            "/xrpc/app.bsky.actor.putPreferences",
+            procedure(xrpc::app_bsky::put_preferences::handle),
+        )
         .merge(oauth_routes())
-        .route("/xrpc/{method}", axum::routing::any(unknown_method))
+        .route(
+            "/xrpc/{method}",
+            axum::routing::any(xrpc::proxy::pipethrough::handle),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -269,6 +317,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cors_and_dpop_nonce,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::http::drain::drain_unread_body,
         ))
         .with_state(state)
 }
@@ -424,10 +475,6 @@ fn wrong_method(method: &Method, expected: &str) -> XrpcError {
     XrpcError::invalid_request(format!(
         "Incorrect HTTP method ({method}) expected {expected}"
     ))
-}
-
-async fn unknown_method(axum::extract::Path(method): axum::extract::Path<String>) -> XrpcError {
-    XrpcError::method_not_implemented(&method)
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> XrpcError {

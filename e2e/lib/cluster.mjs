@@ -11,6 +11,7 @@
 //   // … plus primary: { url, kill(), restart() }, restart(i); `nodeEnv(i, { primaryUrl })` may
 //   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
 //   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
+//   startCluster({ requestBuffering: false }) // nginx streams request bodies to the nodes
 //
 // nginx passes the client's address in X-Real-IP (the nodes read it: PDS_CLIENT_IP_HEADER) and in
 // X-Forwarded-For (read only from PDS_TRUSTED_PROXIES, which a test may set through `env`).
@@ -104,7 +105,7 @@ async function freePort() {
   return port
 }
 
-function nginxConfig(dir, lbPort, upstreams) {
+function nginxConfig(dir, lbPort, upstreams, { requestBuffering = true } = {}) {
   const servers = upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')
   return `daemon off;
 worker_processes 1;
@@ -113,6 +114,10 @@ error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http {
   access_log ${dir}/access.log;
+  # The nodes decide how large a body may be (their 413), not the load balancer.
+  client_max_body_size 64m;
+  # Bodies stay in memory: workers may run as another user than the one owning the temporary folder.
+  client_body_buffer_size 16m;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -129,6 +134,7 @@ ${servers}
       proxy_set_header X-Real-IP $remote_addr;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_next_upstream error timeout;
+      proxy_request_buffering ${requestBuffering ? 'on' : 'off'};
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
     }
@@ -151,7 +157,7 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2, env: commonEnv = {}, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200 } = {}) {
+export async function startCluster({ nodes: count = 2, env: commonEnv = {}, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200, requestBuffering = true } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const sqld = replica ? sqldPath('replica cluster') : null
@@ -216,7 +222,7 @@ export async function startCluster({ nodes: count = 2, env: commonEnv = {}, repl
     const nginxDir = join(dir, 'nginx')
     await mkdir(nginxDir)
     const conf = join(nginxDir, 'nginx.conf')
-    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host)))
+    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host), { requestBuffering }))
     const lb = spawn(nginx, ['-p', nginxDir, '-c', conf, '-e', join(nginxDir, 'error.log')], {
       stdio: ['ignore', 'inherit', 'inherit'],
     })

@@ -1,12 +1,14 @@
 //! Inter-service tokens (`com.atproto.server.getServiceAuth`): short JWTs signed with the account's
 //! repository signing key, by which another service (an AppView, a labeler, a video service) can
-//! check that a request comes from the account, as the atproto service-auth scheme describes.
+//! check that a request comes from the account, as the atproto service-auth scheme describes; and
+//! the check of such a token another service made for this one ([`ServiceToken`]), as an account
+//! moving here brings from its old host to `createAccount`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::random::random_bytes;
 use super::AuthError;
-use crate::crypto::Keypair;
+use crate::crypto::{Keypair, PublicKey};
 use crate::oauth::jws;
 
 /// The lifetime of a token whose caller did not ask for one, in seconds.
@@ -50,6 +52,120 @@ pub enum ServiceAuthError {
         "cannot request a method-less token with an expiration more than a minute in the future"
     )]
     UnboundTooLong,
+}
+
+/// Why a service token presented to this server was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ServiceTokenError {
+    /// Not a well-formed compact JWS with the claims a service token has.
+    #[error("malformed service token: {0}")]
+    Malformed(String),
+    /// `iss` is not the account the request is about.
+    #[error("service token issued by {found}, expected {expected}")]
+    WrongIssuer {
+        /// The account expected.
+        expected: String,
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` is not this server.
+    #[error("service token is for {found}, not this service ({expected})")]
+    WrongAudience {
+        /// This server's DID.
+        expected: String,
+        /// The token's `aud`.
+        found: String,
+    },
+    /// `lxm` is missing or names another method.
+    #[error("service token is not bound to {expected} (lxm {found:?})")]
+    WrongMethod {
+        /// The method called.
+        expected: String,
+        /// The token's `lxm`.
+        found: Option<String>,
+    },
+    /// `exp` has passed.
+    #[error("service token expired")]
+    Expired,
+    /// The signature does not verify with the issuer's current signing key.
+    #[error("service token signature does not verify with the DID document's signing key")]
+    BadSignature,
+}
+
+/// The claims of a service token presented to this server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceClaims {
+    /// The account (DID) that issued it.
+    pub iss: String,
+    /// The service it is for.
+    pub aud: String,
+    /// When it expires (seconds since the epoch).
+    pub exp: i64,
+    /// The method it is bound to.
+    #[serde(default)]
+    pub lxm: Option<String>,
+}
+
+/// A service token parsed, not yet believed: [`ServiceToken::issuer`] says whose DID document to
+/// resolve, [`ServiceToken::verify`] checks everything else.
+#[derive(Debug, Clone)]
+pub struct ServiceToken {
+    jws: jws::Jws,
+    claims: ServiceClaims,
+}
+
+impl ServiceToken {
+    /// Parses a compact JWS and its claims.
+    pub fn parse(token: &str) -> Result<ServiceToken, ServiceTokenError> {
+        let jws = jws::parse(token).map_err(|e| ServiceTokenError::Malformed(e.to_string()))?;
+        let claims: ServiceClaims = jws
+            .claims()
+            .map_err(|e| ServiceTokenError::Malformed(e.to_string()))?;
+        Ok(ServiceToken { jws, claims })
+    }
+
+    /// The `iss` claim, unverified.
+    pub fn issuer(&self) -> &str {
+        &self.claims.iss
+    }
+
+    /// Checks that the token was issued by `iss` for `aud`, bound to the method `lxm`, unexpired at
+    /// `now`, and signed by `key` (the issuer's current signing key).
+    pub fn verify(
+        &self,
+        iss: &str,
+        aud: &str,
+        lxm: &str,
+        now: i64,
+        key: &PublicKey,
+    ) -> Result<&ServiceClaims, ServiceTokenError> {
+        let c = &self.claims;
+        if c.iss != iss {
+            return Err(ServiceTokenError::WrongIssuer {
+                expected: iss.to_owned(),
+                found: c.iss.clone(),
+            });
+        }
+        if c.aud != aud {
+            return Err(ServiceTokenError::WrongAudience {
+                expected: aud.to_owned(),
+                found: c.aud.clone(),
+            });
+        }
+        if c.lxm.as_deref() != Some(lxm) {
+            return Err(ServiceTokenError::WrongMethod {
+                expected: lxm.to_owned(),
+                found: c.lxm.clone(),
+            });
+        }
+        if c.exp <= now {
+            return Err(ServiceTokenError::Expired);
+        }
+        self.jws
+            .verify_with(key)
+            .map_err(|_| ServiceTokenError::BadSignature)?;
+        Ok(c)
+    }
 }
 
 /// What a service token says.
@@ -153,6 +269,82 @@ mod tests {
                 .public_key()
                 .verify(signed.as_bytes(), &signature)
                 .is_err());
+        }
+    }
+
+    #[test]
+    fn a_presented_token_verifies_only_with_its_issuer_audience_method_expiry_and_key() {
+        let lxm = "com.atproto.server.createAccount";
+        for alg in [Algorithm::K256, Algorithm::P256] {
+            let key = Keypair::generate(alg).unwrap();
+            let public = key.public_key();
+            let make = |iss: &str, aud: &str, lxm: Option<&str>, exp: i64| {
+                create_service_jwt(&key, iss, aud, lxm, 1000, exp).unwrap()
+            };
+            let good = make("did:plc:alice", "did:web:here", Some(lxm), 1060);
+            let parsed = ServiceToken::parse(&good).unwrap();
+            assert_eq!(parsed.issuer(), "did:plc:alice");
+            parsed
+                .verify("did:plc:alice", "did:web:here", lxm, 1000, &public)
+                .unwrap();
+            let check = |token: &str, now: i64, key: &PublicKey| {
+                ServiceToken::parse(token)
+                    .and_then(|t| {
+                        t.verify("did:plc:alice", "did:web:here", lxm, now, key)
+                            .map(drop)
+                    })
+                    .unwrap_err()
+            };
+            assert!(matches!(
+                check(
+                    &make("did:plc:bob", "did:web:here", Some(lxm), 1060),
+                    1000,
+                    &public
+                ),
+                ServiceTokenError::WrongIssuer { .. }
+            ));
+            assert!(matches!(
+                check(
+                    &make("did:plc:alice", "did:web:else", Some(lxm), 1060),
+                    1000,
+                    &public
+                ),
+                ServiceTokenError::WrongAudience { .. }
+            ));
+            assert!(matches!(
+                check(
+                    &make("did:plc:alice", "did:web:here", None, 1060),
+                    1000,
+                    &public
+                ),
+                ServiceTokenError::WrongMethod { .. }
+            ));
+            assert!(matches!(
+                check(
+                    &make(
+                        "did:plc:alice",
+                        "did:web:here",
+                        Some("com.atproto.repo.importRepo"),
+                        1060
+                    ),
+                    1000,
+                    &public
+                ),
+                ServiceTokenError::WrongMethod { .. }
+            ));
+            assert_eq!(check(&good, 1060, &public), ServiceTokenError::Expired);
+            let other = Keypair::generate(alg).unwrap().public_key();
+            assert_eq!(check(&good, 1000, &other), ServiceTokenError::BadSignature);
+            let other_curve = match alg {
+                Algorithm::K256 => Algorithm::P256,
+                Algorithm::P256 => Algorithm::K256,
+            };
+            let other = Keypair::generate(other_curve).unwrap().public_key();
+            assert_eq!(check(&good, 1000, &other), ServiceTokenError::BadSignature);
+            assert!(matches!(
+                check("not.a.token", 1000, &public),
+                ServiceTokenError::Malformed(_)
+            ));
         }
     }
 

@@ -188,3 +188,31 @@ impl From<crate::blobs::BlobError> for XrpcError {
         XrpcError::new(status, name, e.to_string())
     }
 }
+
+impl From<crate::migration::ImportError> for XrpcError {
+    fn from(e: crate::migration::ImportError) -> Self {
+        use crate::migration::ImportError;
+        let (status, name) = match &e {
+            ImportError::Storage(_) => return XrpcError::internal(e),
+            ImportError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            ImportError::AccountNotFound(_) => (StatusCode::BAD_REQUEST, "AccountNotFound"),
+            ImportError::AccountActive(_)
+            | ImportError::Identity { .. }
+            | ImportError::Invalid(_) => (StatusCode::BAD_REQUEST, "InvalidRequest"),
+        };
+        XrpcError::new(status, name, e.to_string())
+    }
+}
+
+impl From<crate::migration::ActivateError> for XrpcError {
+    fn from(e: crate::migration::ActivateError) -> Self {
+        use crate::migration::ActivateError;
+        match e {
+            ActivateError::AccountNotFound(_) => {
+                XrpcError::new(StatusCode::BAD_REQUEST, "AccountNotFound", e.to_string())
+            }
+            ActivateError::Write(e) => e.into(),
+            ActivateError::Storage(e) => e.into(),
+        }
+    }
+}

@@ -1,10 +1,13 @@
 //! The pieces every HTTP handler shares: the node's [`AppState`], the mapping of errors to XRPC
-//! responses ([`XrpcError`]), the auth extractors ([`auth`]), JSON body parsing ([`json_body`]) and the
-//! status page. Handlers in [`crate::xrpc`] and [`crate::oauth`] use this room; it calls none of them.
+//! responses ([`XrpcError`]), the auth extractors ([`auth`]), JSON body parsing ([`json_body`]), the
+//! status page, and the middleware that drains request bodies an error left unread ([`drain`]).
+//! Handlers in [`crate::xrpc`] and [`crate::oauth`] use this room; it calls none of them.
 //! The router that names every path sits above both, in [`crate::routes`].
 
 pub mod auth;
+pub mod body_reader;
 pub mod client_address;
+pub mod drain;
 pub mod error;
 pub mod json_body;
 pub mod listener;
@@ -51,6 +54,10 @@ pub struct NodeState {
     pub route_limits: crate::auth::RouteLimits,
     /// Mail to account owners (SMTP, the platform's, or the log).
     pub mail: crate::mail::Postman,
+    /// Forwarding of calls to other services (the app view, chat, moderation).
+    pub proxy: crate::proxy::Proxy,
+    /// The relays asked to crawl the server (`PDS_CRAWLERS`).
+    pub crawlers: crate::crawlers::Crawlers,
 }
 
 /// The state handed to handlers.

@@ -183,6 +183,58 @@ impl DidDocument {
         })
     }
 
+    /// The endpoint of the service named `name` (`#name` or `<did>#name`, given without the `#`)
+    /// when it is an http(s) URL with a host: where a call proxied to `<did>#name` goes.
+    pub fn service_endpoint(&self, name: &str) -> Option<&str> {
+        self.services.iter().find_map(|service| {
+            let endpoint = service.endpoint.as_deref()?;
+            (self.names(&service.id, name) && is_http_url(endpoint)).then_some(endpoint)
+        })
+    }
+
+    /// The document as JSON, in the W3C shape the reference serves (`@context`, `id`,
+    /// `alsoKnownAs`, `verificationMethod`, `service`): what was parsed, nothing more.
+    pub fn to_json(&self) -> Value {
+        let methods: Vec<Value> = self
+            .verification_methods
+            .iter()
+            .map(|m| {
+                let mut entry = serde_json::json!({
+                    "id": m.id,
+                    "type": m.method_type,
+                    "controller": m.controller,
+                });
+                if let (Some(key), Some(map)) = (&m.public_key_multibase, entry.as_object_mut()) {
+                    map.insert("publicKeyMultibase".into(), Value::from(key.as_str()));
+                }
+                entry
+            })
+            .collect();
+        let services: Vec<Value> = self
+            .services
+            .iter()
+            .filter_map(|s| {
+                let endpoint = s.endpoint.as_deref()?;
+                Some(serde_json::json!({
+                    "id": s.id,
+                    "type": s.service_type,
+                    "serviceEndpoint": endpoint,
+                }))
+            })
+            .collect();
+        serde_json::json!({
+            "@context": [
+                "https://www.w3.org/ns/did/v1",
+                "https://w3id.org/security/multikey/v1",
+                "https://w3id.org/security/suites/secp256k1-2019/v1",
+            ],
+            "id": self.id.as_str(),
+            "alsoKnownAs": self.also_known_as,
+            "verificationMethod": methods,
+            "service": services,
+        })
+    }
+
     /// Whether `id` is the fragment `name` of this document: `#name` or `<did>#name`.
     fn names(&self, id: &str, name: &str) -> bool {
         let fragment = id.strip_prefix(self.id.as_str()).unwrap_or(id);

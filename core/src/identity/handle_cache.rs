@@ -65,6 +65,13 @@ impl HandleCache {
         self.put_at(handle, answer, Instant::now())
     }
 
+    /// Forgets what was remembered for `handle` (the next resolution asks the network).
+    pub fn forget(&self, handle: &Handle) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(handle);
+        }
+    }
+
     /// How many handles are held (expired ones included until they are dropped).
     pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)

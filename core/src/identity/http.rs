@@ -107,6 +107,18 @@ pub trait HttpFetch: Send + Sync {
     ) -> BoxFuture<'a, Result<HttpResponse, IdentityError>>;
 }
 
+/// The TLS settings of the node's outbound clients: rustls with the ring provider and the Mozilla
+/// root certificates compiled in.
+pub fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The [`HttpFetch`] of production: a `reqwest` client over rustls. Cheap to clone (one shared
 /// connection pool).
 #[derive(Clone, Debug)]
@@ -119,14 +131,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// Builds a client with `config`. Proxies from the environment are not used.
     pub fn new(config: &HttpConfig) -> Result<HttpClient, IdentityError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| IdentityError::ClientSetup(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = tls_config().map_err(IdentityError::ClientSetup)?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .https_only(!config.allow_plain_http)

@@ -35,7 +35,7 @@ pub use handle_cache::{HandleCache, HandleCacheConfig};
 pub use http::{BoxFuture, HttpClient, HttpConfig, HttpFetch, HttpResponse};
 pub use plc::{is_valid_plc_did, PlcData, PlcService, SignedOperation, UnsignedOperation};
 pub use plc_builder::{
-    create_genesis, create_tombstone, create_update, AtprotoPlcParams, PlcUpdate,
+    create_genesis, create_operation, create_tombstone, create_update, AtprotoPlcParams, PlcUpdate,
 };
 pub use plc_client::{PlcAuditEntry, PlcClient};
 pub use plc_log::verify_operation_log;

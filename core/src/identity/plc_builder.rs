@@ -134,6 +134,24 @@ pub fn create_update(
     .sign(signer)
 }
 
+/// Builds and signs an operation that follows `prev` and states `data` in full (what
+/// `com.atproto.identity.signPlcOperation` signs for an account). `signer` must be one of `prev`'s
+/// rotation keys, and `data` must follow the rules of the PLC method.
+pub fn create_operation(
+    prev: &SignedOperation,
+    data: PlcData,
+    signer: &Keypair,
+) -> Result<SignedOperation, IdentityError> {
+    let before = prev.data().ok_or(IdentityError::Tombstoned)?;
+    check_signer(&before.rotation_keys, signer)?;
+    check_data(&data)?;
+    UnsignedOperation::Operation {
+        data,
+        prev: Some(prev.cid()?.to_string()),
+    }
+    .sign(signer)
+}
+
 /// Builds and signs the tombstone that deactivates the DID whose last operation is `prev`.
 /// `signer` must be one of `prev`'s rotation keys.
 pub fn create_tombstone(

@@ -159,6 +159,13 @@ impl IdentityResolver {
         answer
     }
 
+    /// Forgets the cached answer for `handle`, if any (`com.atproto.identity.refreshIdentity`).
+    pub fn forget_handle(&self, handle: &Handle) {
+        if let Some(cache) = &self.cache {
+            cache.forget(handle);
+        }
+    }
+
     /// Resolves `handle` to a DID and that DID to its document, and checks that the document claims
     /// `handle`; otherwise [`IdentityError::HandleMismatch`].
     pub async fn resolve_handle_verified(

@@ -27,6 +27,8 @@ pub enum CodeMail {
     DeleteAccount,
     /// Signing in when the account uses its email as a second factor.
     SignIn,
+    /// Signing a PLC operation (moving the account's identity, for example to another PDS).
+    PlcOperation,
 }
 
 impl CodeMail {
@@ -52,6 +54,11 @@ impl CodeMail {
             CodeMail::SignIn => (
                 "Your sign-in code",
                 "Use this code to finish signing in to your account",
+            ),
+            CodeMail::PlcOperation => (
+                "Confirm a change of your identity",
+                "Use this code to sign a PLC operation for your account (for example to move it to \
+                 another server). If you did not ask for this, change your password",
             ),
         }
     }

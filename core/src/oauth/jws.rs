@@ -74,6 +74,16 @@ impl Jws {
             .map_err(|_| JwsError::BadSignature)
     }
 
+    /// Checks that `alg` names `key`'s curve (`ES256K` for secp256k1, `ES256` for P-256) and the
+    /// signature verifies with it, low-S as atproto requires (inter-service tokens).
+    pub fn verify_with(&self, key: &PublicKey) -> Result<(), JwsError> {
+        if self.alg() != Some(key.algorithm().jwt_alg()) {
+            return Err(JwsError::UnsupportedAlgorithm);
+        }
+        key.verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| JwsError::BadSignature)
+    }
+
     /// The payload read as `T` (after verification).
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
         serde_json::from_value(Value::Object(self.payload.clone()))

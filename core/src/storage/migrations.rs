@@ -154,6 +154,25 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "login throttling, email codes, takedowns and reserved keys",
         sql: super::accounts::OPERATOR_SCHEMA,
     },
+    // Account preferences (app.bsky.actor.getPreferences / putPreferences, in order, one row
+    // each), and when each relay of PDS_CRAWLERS was last asked to crawl (the lease that lets one
+    // node of a cluster ask, the one whose conditional update wins).
+    Migration {
+        version: 13,
+        name: "account preferences and relay crawl requests",
+        sql: "CREATE TABLE account_pref (
+              did TEXT NOT NULL REFERENCES account (did) ON DELETE CASCADE,
+              position INTEGER NOT NULL,
+              pref_type TEXT NOT NULL,
+              value_json TEXT NOT NULL,
+              PRIMARY KEY (did, position)
+          ) WITHOUT ROWID;
+          CREATE TABLE crawl_request (
+              crawler TEXT PRIMARY KEY NOT NULL,
+              requested_at INTEGER NOT NULL,
+              after_write INTEGER NOT NULL
+          ) WITHOUT ROWID;",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

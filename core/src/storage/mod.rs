@@ -17,11 +17,13 @@ pub mod batch;
 pub mod blobs;
 mod blocks;
 pub mod cluster;
+pub mod crawl_requests;
 mod error;
 pub mod event_signal;
 pub mod events;
 mod migrations;
 pub mod oauth_store;
+pub mod preferences;
 pub mod replication;
 pub mod repo_store;
 pub mod sealing;
@@ -45,7 +47,7 @@ pub use event_signal::EventSignal;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
 pub use replication::{Primary, Replication, ReplicationStatus, StorageMode};
-pub use repo_store::{Announce, ApplyError, CommitResult, RepoStore};
+pub use repo_store::{Announce, ApplyError, CommitResult, ImportedRecord, RepoStore};
 pub use sealing::{SealingError, SealingKey};
 
 /// The most rows one `delete_expired` statement of a store removes, so that it holds the database's

@@ -23,6 +23,7 @@ mod blocks;
 mod cache;
 pub(super) mod columns;
 pub mod group;
+mod import;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use libsql::{Connection, Value};
 pub use apply::ApplyError;
 pub use blocks::{RepoBlocks, RevBlock, MAX_BLOCKS_PAGE};
 pub use cache::DEFAULT_CACHE_BYTES;
+pub use import::ImportedRecord;
 
 use super::error::StorageError;
 use super::events::{self, account_event, identity_event, EventKind};
@@ -201,6 +203,7 @@ impl RepoStore {
         let announce = Announcements {
             before: &before,
             after: &after,
+            commit_event: true,
         };
         match self.apply_with(&prepared, announce).await {
             Ok(seq) => Ok(CommitResult {

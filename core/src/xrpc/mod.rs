@@ -3,8 +3,10 @@
 //! (`repo`, `storage`, `auth`, `identity`), and return JSON or an [`crate::http::XrpcError`].
 
 pub mod admin;
+pub mod app_bsky;
 pub mod identity;
 pub mod node;
+pub mod proxy;
 pub mod repo;
 pub mod server;
 pub mod sync;

@@ -26,6 +26,10 @@ pub struct VerifiedRepo {
     pub nodes: u64,
     /// Number of records (keys).
     pub records: u64,
+    /// The CIDs of the MST nodes, root first.
+    pub node_cids: Vec<Cid>,
+    /// Every key (`collection/rkey`) with its record's CID, in no particular order.
+    pub entries: Vec<(std::sync::Arc<str>, Cid)>,
 }
 
 /// How many blocks go to the store in one batch while a CAR is read.
@@ -99,6 +103,8 @@ pub async fn verify_repo<S: BlockStore>(
         (None, Some(_)) => return Err(corrupt("root node without entries".into())),
     };
     let (mut nodes, mut records) = (0u64, 0u64);
+    let mut node_cids = Vec::new();
+    let mut entries = Vec::new();
     let mut stack = vec![Visit {
         cid: commit.data,
         layer: root_layer,
@@ -112,6 +118,7 @@ pub async fn verify_repo<S: BlockStore>(
             .ok_or(RepoError::MissingBlock(v.cid))?;
         let node = Node::decode(&bytes)?;
         nodes += 1;
+        node_cids.push(v.cid);
         if node.is_empty() && v.cid != commit.data {
             return Err(corrupt(format!("empty node {}", v.cid)));
         }
@@ -141,6 +148,7 @@ pub async fn verify_repo<S: BlockStore>(
                 source,
             })?;
             records += 1;
+            entries.push((entry.key.clone(), entry.value));
         }
         for i in 0..=node.entries.len() {
             let Some(child) = node.gap(i) else { continue };
@@ -170,5 +178,7 @@ pub async fn verify_repo<S: BlockStore>(
         commit,
         nodes,
         records,
+        node_cids,
+        entries,
     })
 }

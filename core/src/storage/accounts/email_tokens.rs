@@ -24,6 +24,8 @@ pub enum TokenPurpose {
     ResetPassword,
     /// `com.atproto.server.createSession` of an account using its email as a second factor.
     SignIn,
+    /// `com.atproto.identity.signPlcOperation`.
+    PlcOperation,
 }
 
 impl TokenPurpose {
@@ -34,6 +36,7 @@ impl TokenPurpose {
             TokenPurpose::UpdateEmail => "update_email",
             TokenPurpose::ResetPassword => "reset_password",
             TokenPurpose::SignIn => "sign_in",
+            TokenPurpose::PlcOperation => "plc_operation",
         }
     }
 }

@@ -45,11 +45,15 @@ impl From<libsql::Error> for ApplyError {
 pub(super) struct Announcements<'a> {
     pub before: &'a [(EventKind, Vec<u8>)],
     pub after: &'a [(EventKind, Vec<u8>)],
+    /// Whether the commit is announced with its `#commit` event (a commit that only re-signs the
+    /// tree is announced by a `#sync` among `after` instead).
+    pub commit_event: bool,
 }
 
 const NO_ANNOUNCEMENTS: Announcements<'static> = Announcements {
     before: &[],
     after: &[],
+    commit_event: true,
 };
 
 impl RepoStore {
@@ -230,9 +234,16 @@ fn commit_statements(
     for (kind, payload) in announce.before {
         event(batch, *kind, payload);
     }
-    event(batch, EventKind::Commit, &prepared.event);
+    if announce.commit_event {
+        event(batch, EventKind::Commit, &prepared.event);
+    } else {
+        // Announced by its last event (a `#sync`): that one's sequence number is kept.
+        for (kind, payload) in announce.after {
+            event(batch, *kind, payload);
+        }
+    }
     // The chain guard: a second child of the same parent fails on the unique index. It keeps the
-    // `#commit` event's sequence number (the row just inserted) for the writer to read back.
+    // sequence number of the event just inserted (the `#commit`) for the writer to read back.
     let parent = prepared
         .prev
         .map(|p| p.commit.to_bytes())
@@ -242,8 +253,10 @@ fn commit_statements(
          VALUES ({did_lit}, {commit_lit}, {}, {rev_lit}, last_insert_rowid())",
         SqlBatch::blob(&parent)
     ));
-    for (kind, payload) in announce.after {
-        event(batch, *kind, payload);
+    if announce.commit_event {
+        for (kind, payload) in announce.after {
+            event(batch, *kind, payload);
+        }
     }
     block_insert_statements(batch, did, Some(&rev), &prepared.blocks);
     for op in &prepared.ops {

@@ -55,7 +55,7 @@ pub async fn handle(
 
 /// Whether `handle` lies under one of the server's handle domains (each starting with a dot), or is
 /// one of those domains itself.
-fn is_service_handle(handle: &Handle, domains: &[String]) -> bool {
+pub(crate) fn is_service_handle(handle: &Handle, domains: &[String]) -> bool {
     let name = handle.as_str();
     domains.iter().any(|domain| {
         let domain = domain.to_ascii_lowercase();

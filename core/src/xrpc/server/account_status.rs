@@ -1,6 +1,7 @@
 //! `com.atproto.server.activateAccount`, `deactivateAccount` and `checkAccountStatus`: the owner
 //! switches hosting of their account on and off here (for migrations), and asks how complete it is.
-//! Status changes are announced on the firehose with an `#account` event.
+//! Status changes are announced on the firehose with an `#account` event (an account that moved
+//! here is announced on activation with `#identity`, `#account` and `#sync`).
 
 use axum::extract::State;
 use axum::Json;
@@ -41,15 +42,15 @@ async fn announce(state: &AppState, did: &str, active: bool) -> Result<(), XrpcE
     Ok(())
 }
 
-/// POST `com.atproto.server.activateAccount` (full-scope session).
+/// POST `com.atproto.server.activateAccount` (full-scope session). An account that moved here
+/// signs a commit of its own first ([`crate::migration::activate`]).
 pub async fn activate(
     State(state): State<AppState>,
     AccessAuth(auth): AccessAuth,
 ) -> Result<Json<Value>, XrpcError> {
     auth.require_full()?;
-    if state.accounts.activate(&auth.did).await? {
-        announce(&state, &auth.did, true).await?;
-    }
+    let did = crate::syntax::Did::parse(&auth.did).map_err(XrpcError::internal)?;
+    crate::migration::activate(&state, &did).await?;
     Ok(Json(json!({})))
 }
 

@@ -4,13 +4,21 @@
 //! then the account, its empty repository (with `#identity`, `#account`, `#commit`, `#sync` events)
 //! and a first session are created. [`create_with_identity`] does all but the session, for this
 //! handler and for node administration without HTTP (`crate::admin`).
+//!
+//! With an existing `did` (an account moving here, [`create_migrating`]) the request must carry a
+//! service token from the account's current host: issued by that DID, for this service, bound to
+//! `createAccount`, unexpired and signed by the DID document's current signing key. The account is
+//! created deactivated with a fresh signing key of this server and no repository; `importRepo`,
+//! blob uploads and `activateAccount` complete the move.
 
 use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::account_fields;
+use crate::auth::service_jwt::ServiceToken;
 use crate::auth::{create_account, CreateAccount};
 use crate::crypto::{Algorithm, Keypair};
 use crate::http::client_address::ClientAddress;
@@ -18,7 +26,7 @@ use crate::http::json_body::JsonBody;
 use crate::http::{AppState, NodeState, XrpcError};
 use crate::identity::{create_genesis, AtprotoPlcParams};
 use crate::storage::{Account, Announce};
-use crate::syntax::Handle;
+use crate::syntax::{Did, Handle};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -29,7 +37,7 @@ pub struct Input {
     pub email: Option<String>,
     /// The requested handle.
     pub handle: String,
-    /// A pre-existing DID (account migration): not supported yet.
+    /// A pre-existing DID (an account moving here from another host).
     #[serde(default)]
     pub did: Option<String>,
     /// An invite code.
@@ -44,11 +52,7 @@ pub struct Input {
 }
 
 fn invalid_handle(message: impl Into<String>) -> XrpcError {
-    XrpcError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "InvalidHandle",
-        message,
-    )
+    XrpcError::new(StatusCode::BAD_REQUEST, "InvalidHandle", message)
 }
 
 /// Checks a requested handle against the syntax and the service domains, as the reference does.
@@ -78,10 +82,14 @@ pub(crate) fn check_handle(requested: &str, domains: &[String]) -> Result<Handle
 pub async fn handle(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     JsonBody(input): JsonBody<Input>,
 ) -> Result<Json<Value>, XrpcError> {
     state.route_limits.account_creation(client)?;
-    let account = create_with_identity(&state, &input).await?;
+    let account = match &input.did {
+        Some(did) => create_migrating(&state, &input, did, bearer(&headers)).await?,
+        None => create_with_identity(&state, &input).await?,
+    };
     let session = state.sessions.create_session(&account, None).await?;
     let mut body = account_fields(&account);
     body.insert("accessJwt".into(), Value::from(session.access_jwt));
@@ -94,7 +102,7 @@ pub async fn handle(
 pub async fn create_with_identity(state: &NodeState, input: &Input) -> Result<Account, XrpcError> {
     if input.did.is_some() {
         return Err(XrpcError::invalid_request(
-            "Creating an account for an existing DID (migration) is not supported yet",
+            "An account for an existing DID is created with a service token (createAccount)",
         ));
     }
     let password = input
@@ -110,7 +118,7 @@ pub async fn create_with_identity(state: &NodeState, input: &Input) -> Result<Ac
         .is_some()
     {
         return Err(XrpcError::new(
-            axum::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             "HandleNotAvailable",
             "Handle already taken",
         ));
@@ -154,7 +162,7 @@ pub async fn create_with_identity(state: &NodeState, input: &Input) -> Result<Ac
     if let Err(e) = state.plc.submit(&did, &op).await {
         undo(state, did.as_str()).await;
         return Err(XrpcError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
+            StatusCode::BAD_GATEWAY,
             "UpstreamFailure",
             format!("The PLC directory refused the new identity: {e}"),
         ));
@@ -173,6 +181,99 @@ pub async fn create_with_identity(state: &NodeState, input: &Input) -> Result<Ac
         undo(state, did.as_str()).await;
         return Err(e.into());
     }
+    Ok(account)
+}
+
+/// The bearer token of the request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// The method a migration's service token must be bound to.
+const CREATE_ACCOUNT: &str = "com.atproto.server.createAccount";
+
+/// Creates the account of `did`, which moves here from another host: checks `service_token` (see
+/// the module comment), then stores the account deactivated with a fresh signing key and no
+/// repository. The DID document is not touched: the account's old host signs the PLC operation
+/// that points it here.
+pub async fn create_migrating(
+    state: &NodeState,
+    input: &Input,
+    did: &str,
+    service_token: Option<&str>,
+) -> Result<Account, XrpcError> {
+    let did = Did::parse(did).map_err(|e| XrpcError::invalid_request(format!("did: {e}")))?;
+    let token = service_token.ok_or_else(|| {
+        XrpcError::new(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationRequired",
+            "Creating an account for an existing DID needs a service token from its current host",
+        )
+    })?;
+    let bad_token =
+        |message: String| XrpcError::new(StatusCode::UNAUTHORIZED, "InvalidToken", message);
+    let token = ServiceToken::parse(token).map_err(|e| bad_token(e.to_string()))?;
+    if token.issuer() != did.as_str() {
+        return Err(bad_token(format!(
+            "service token issued by {}, expected {did}",
+            token.issuer()
+        )));
+    }
+    let password = input
+        .password
+        .as_deref()
+        .ok_or_else(|| XrpcError::invalid_request("Password is required"))?;
+    let handle = check_handle(&input.handle, &state.config.service_handle_domains)?;
+    let document = state.identity.resolve_did(&did).await.map_err(|e| {
+        XrpcError::invalid_request(format!("Could not resolve the DID document of {did}: {e}"))
+    })?;
+    let key = document.signing_key().ok_or_else(|| {
+        XrpcError::invalid_request(format!(
+            "The DID document of {did} has no atproto signing key"
+        ))
+    })?;
+    token
+        .verify(
+            did.as_str(),
+            &state.config.service_did(),
+            CREATE_ACCOUNT,
+            state.sessions.now(),
+            &key,
+        )
+        .map_err(|e| bad_token(e.to_string()))?;
+    if state
+        .accounts
+        .account_by_handle(handle.as_str())
+        .await
+        .map_err(XrpcError::internal)?
+        .is_some()
+    {
+        return Err(XrpcError::new(
+            StatusCode::BAD_REQUEST,
+            "HandleNotAvailable",
+            "Handle already taken",
+        ));
+    }
+    let signing_key = Keypair::generate(Algorithm::K256).map_err(XrpcError::internal)?;
+    let account = create_account(
+        &state.accounts,
+        &CreateAccount {
+            did: did.as_str(),
+            handle: handle.as_str(),
+            email: input.email.as_deref(),
+            password,
+            signing_key: &signing_key,
+            invite_code: input.invite_code.as_deref(),
+            invite_required: state.config.invite_required,
+            deactivated: true,
+        },
+        state.sessions.now(),
+    )
+    .await?;
     Ok(account)
 }
 

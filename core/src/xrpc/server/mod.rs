@@ -10,7 +10,7 @@ pub mod create_session;
 pub mod delete_account;
 pub mod delete_session;
 pub mod describe_server;
-mod email_code;
+pub(crate) mod email_code;
 pub mod get_account_invite_codes;
 pub mod get_service_auth;
 pub mod get_session;

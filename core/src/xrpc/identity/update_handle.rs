@@ -1,0 +1,103 @@
+//! `com.atproto.identity.updateHandle`: the account takes a new handle. A handle under the server's
+//! domains follows `createAccount`'s rules; any other must already name the account (DNS TXT
+//! `_atproto` or `/.well-known/atproto-did`, looked up afresh). A did:plc account's DID document
+//! gets the handle through a PLC operation signed with this server's rotation key, then the shared
+//! database (so every node serves it at once) and an `#identity` event.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::resolve_handle::is_service_handle;
+use super::shared::{announce_identity, plc_error};
+use crate::auth::AuthError;
+use crate::http::auth::AccessAuth;
+use crate::http::json_body::JsonBody;
+use crate::http::{AppState, XrpcError};
+use crate::identity::{create_update, IdentityError, PlcUpdate};
+use crate::syntax::{Did, Handle};
+use crate::xrpc::server::create_account::check_handle;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// The new handle.
+    pub handle: String,
+}
+
+fn invalid_handle(message: impl Into<String>) -> XrpcError {
+    XrpcError::new(StatusCode::BAD_REQUEST, "InvalidHandle", message)
+}
+
+/// POST handler: a legacy session of the account (password or app password), or an OAuth token
+/// granted `identity:handle`.
+pub async fn handle(
+    State(state): State<AppState>,
+    AccessAuth(auth): AccessAuth,
+    JsonBody(input): JsonBody<Input>,
+) -> Result<Json<Value>, XrpcError> {
+    if let Some(scopes) = &auth.oauth {
+        if !scopes.allows_identity("handle") {
+            return Err(XrpcError::new(
+                StatusCode::FORBIDDEN,
+                "ScopeMissingError",
+                "Missing required scope \"identity:handle\"",
+            ));
+        }
+    }
+    let requested = input.handle.trim().to_ascii_lowercase();
+    let parsed = Handle::parse(&requested).map_err(|e| invalid_handle(e.to_string()))?;
+    let handle = if is_service_handle(&parsed, &state.config.service_handle_domains) {
+        check_handle(&requested, &state.config.service_handle_domains)?
+    } else {
+        state.identity.forget_handle(&parsed);
+        match state.identity.resolve_handle(&parsed).await {
+            Ok(did) if did.as_str() == auth.did => parsed,
+            Ok(other) => {
+                return Err(invalid_handle(format!(
+                    "External handle names {other}, not this account"
+                )))
+            }
+            Err(e) => {
+                return Err(invalid_handle(format!(
+                    "External handle did not resolve to this account: {e}"
+                )))
+            }
+        }
+    };
+    if let Some(holder) = state.accounts.account_by_handle(handle.as_str()).await? {
+        if holder.did != auth.did {
+            return Err(AuthError::HandleNotAvailable.into());
+        }
+    }
+    let did = Did::parse(&auth.did).map_err(XrpcError::internal)?;
+    if did.as_str().starts_with("did:plc:") {
+        let prev = state.plc.last_op(&did).await.map_err(plc_error)?;
+        let update = PlcUpdate {
+            handle: Some(handle.clone()),
+            ..PlcUpdate::default()
+        };
+        let op = create_update(&prev, &update, &state.plc_rotation_key).map_err(|e| match e {
+            IdentityError::NotRotationKey(_) | IdentityError::Tombstoned => {
+                XrpcError::invalid_request(format!(
+                    "This server can no longer update the DID document: {e}"
+                ))
+            }
+            other => XrpcError::internal(other),
+        })?;
+        state.plc.submit(&did, &op).await.map_err(plc_error)?;
+    }
+    let found = state
+        .accounts
+        .update_handle(did.as_str(), handle.as_str())
+        .await
+        .map_err(AuthError::from)?;
+    if !found {
+        return Err(AuthError::AccountNotFound.into());
+    }
+    announce_identity(&state, did.as_str(), Some(handle.as_str())).await?;
+    Ok(Json(json!({})))
+}
