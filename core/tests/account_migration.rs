@@ -313,6 +313,7 @@ async fn an_account_moves_to_another_node_with_its_records_blobs_and_preferences
         Some(&new_token),
     )
     .await);
+    let mailed = outbox.count();
     done(
         &post(
             &old,
@@ -323,7 +324,7 @@ async fn an_account_moves_to_another_node_with_its_records_blobs_and_preferences
         .await,
     );
     let mut sign = credentials.clone();
-    sign["token"] = Value::from(outbox.code(outbox.count()).await.0);
+    sign["token"] = Value::from(outbox.code(mailed + 1).await.0);
     let signed = ok(&post(
         &old,
         "com.atproto.identity.signPlcOperation",

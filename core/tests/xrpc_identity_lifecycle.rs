@@ -225,6 +225,7 @@ async fn plc_operations_are_signed_with_the_code_only_and_submitted_only_when_th
     )
     .await;
     assert_error(&r, 400, "InvalidRequest");
+    let mailed = outbox.count();
     let r = post(
         &node,
         "com.atproto.identity.requestPlcOperationSignature",
@@ -233,7 +234,7 @@ async fn plc_operations_are_signed_with_the_code_only_and_submitted_only_when_th
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let (code, mail) = outbox.code(outbox.count()).await;
+    let (code, mail) = outbox.code(mailed + 1).await;
     assert!(mail.subject.contains("identity"), "{}", mail.subject);
     let r = post(
         &node,
