@@ -384,8 +384,10 @@ impl OAuthStore {
             "SELECT {} FROM oauth_request WHERE id = ?1",
             OAuthRequestRow::COLUMNS
         );
+        // A request changes at each step of the authorization, and the steps may land on
+        // different nodes: read it as the primary has it.
         self.freshness
-            .on_miss(|| async {
+            .latest(|| async {
                 let mut rows = self.conn.query(&sql, [id]).await?;
                 match rows.next().await? {
                     Some(row) => Ok(Some(OAuthRequestRow::from_row(&row)?)),

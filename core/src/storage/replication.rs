@@ -165,6 +165,24 @@ impl Freshness {
     }
 }
 
+impl Freshness {
+    /// Runs `look` on a replica's copy brought up to the primary first: for rows that change from
+    /// one step to the next of a flow whose steps may land on different nodes (an OAuth
+    /// authorization). A local or remote store just looks.
+    pub async fn latest<T, F, Fut>(&self, look: F) -> Result<T, StorageError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StorageError>>,
+    {
+        if let Some(replication) = &self.0 {
+            if let Err(err) = replication.catch_up_after(Instant::now()).await {
+                log::debug!("reading without catching up: {err}");
+            }
+        }
+        look().await
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     reachable: bool,
