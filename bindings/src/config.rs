@@ -36,6 +36,9 @@ pub struct NodeConfig {
     /// `PDS_SYNC_INTERVAL_MS`.
     #[uniffi(default)]
     pub sync_interval_ms: Option<u64>,
+    /// `PDS_DATABASE_MODE`: `local`, `replica` (the default with a `database_url`) or `remote`.
+    #[uniffi(default)]
+    pub database_mode: Option<String>,
     /// `PDS_NODE_ID`.
     #[uniffi(default)]
     pub node_id: Option<String>,
@@ -75,6 +78,28 @@ pub struct NodeConfig {
     /// `PDS_DEV_MODE`: plain-http and localhost URLs allowed.
     #[uniffi(default)]
     pub dev_mode: Option<bool>,
+    /// `PDS_REPORT_SERVICE_URL`: where `com.atproto.moderation.createReport` is forwarded.
+    #[uniffi(default)]
+    pub report_service_url: Option<String>,
+    /// `PDS_REPORT_SERVICE_DID`.
+    #[uniffi(default)]
+    pub report_service_did: Option<String>,
+    /// `PDS_HTTP_HEADER_TIMEOUT_SECONDS`: time to deliver a request head (and the idle keep-alive
+    /// timeout).
+    #[uniffi(default)]
+    pub http_header_timeout_seconds: Option<u64>,
+    /// `PDS_HTTP_MAX_CONNECTIONS`: connections served at once.
+    #[uniffi(default)]
+    pub http_max_connections: Option<u64>,
+    /// `PDS_LOGIN_WINDOW_SECONDS`: length of a login throttling window.
+    #[uniffi(default)]
+    pub login_window_seconds: Option<u64>,
+    /// `PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT`.
+    #[uniffi(default)]
+    pub login_max_failures_per_account: Option<u64>,
+    /// `PDS_LOGIN_MAX_FAILURES_PER_ADDRESS`.
+    #[uniffi(default)]
+    pub login_max_failures_per_address: Option<u64>,
 }
 
 impl NodeConfig {
@@ -136,6 +161,30 @@ impl NodeConfig {
         );
         set("PDS_CRAWLERS", list(&self.crawlers));
         set("PDS_DEV_MODE", self.dev_mode.map(|v| v.to_string()));
+        set("PDS_DATABASE_MODE", self.database_mode.clone());
+        set("PDS_REPORT_SERVICE_URL", self.report_service_url.clone());
+        set("PDS_REPORT_SERVICE_DID", self.report_service_did.clone());
+        let number = |v: Option<u64>| v.map(|v| v.to_string());
+        set(
+            "PDS_HTTP_HEADER_TIMEOUT_SECONDS",
+            number(self.http_header_timeout_seconds),
+        );
+        set(
+            "PDS_HTTP_MAX_CONNECTIONS",
+            number(self.http_max_connections),
+        );
+        set(
+            "PDS_LOGIN_WINDOW_SECONDS",
+            number(self.login_window_seconds),
+        );
+        set(
+            "PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            number(self.login_max_failures_per_account),
+        );
+        set(
+            "PDS_LOGIN_MAX_FAILURES_PER_ADDRESS",
+            number(self.login_max_failures_per_address),
+        );
         vars
     }
 }
@@ -168,6 +217,35 @@ mod tests {
         assert!(c.dev_mode);
         assert_eq!(c.data_directory, PathBuf::from("/tmp/x"));
         assert_eq!(c.secrets_key, None);
+    }
+
+    #[test]
+    fn storage_and_server_limits_map_to_the_daemon_settings() {
+        let c = NodeConfig {
+            database_url: Some("http://127.0.0.1:8080".into()),
+            database_auth_token: Some("t".into()),
+            http_max_connections: Some(64),
+            ..config()
+        }
+        .to_core()
+        .unwrap();
+        assert_eq!(c.storage_mode(), "replica");
+        assert_eq!(c.primary().unwrap().auth_token, "t");
+        assert_eq!(c.http_max_connections, 64);
+        let e = NodeConfig {
+            database_mode: Some("remote".into()),
+            ..config()
+        }
+        .to_core()
+        .unwrap_err();
+        assert!(e.to_string().contains("PDS_DATABASE_URL"), "{e}");
+        let e = NodeConfig {
+            database_mode: Some("cloud".into()),
+            ..config()
+        }
+        .to_core()
+        .unwrap_err();
+        assert!(e.to_string().contains("PDS_DATABASE_MODE"), "{e}");
     }
 
     #[test]

@@ -48,6 +48,8 @@ impl StatusCell {
 pub struct PdsNode {
     config: Config,
     secret_store: Option<Arc<dyn SecretStore>>,
+    /// The app's mail transport for the next start.
+    mailer: Mutex<Option<Arc<dyn crate::mailer::Mailer>>>,
     runtime: Option<Runtime>,
     handle: Handle,
     lifecycle: Lifecycle,
@@ -78,6 +80,7 @@ impl PdsNode {
             Ok(Arc::new(PdsNode {
                 config,
                 secret_store,
+                mailer: Mutex::new(None),
                 handle: runtime.handle().clone(),
                 runtime: Some(runtime),
                 lifecycle: Arc::new(tokio::sync::Mutex::new(None)),
@@ -98,6 +101,7 @@ impl PdsNode {
         let status = self.status.clone();
         let mut config = self.config.clone();
         let store = self.secret_store.clone();
+        let mailer = lock(&self.mailer).clone();
         let handle = self.handle.clone();
         guard::spawn(&self.handle, "start", async move {
             let mut slot = lifecycle.lock().await;
@@ -115,7 +119,14 @@ impl PdsNode {
                         .map_err(|e| PdsError::internal(format!("secret store task: {e}")))??;
                     config.secrets_key = Some(key);
                 }
-                let node = pocketpds_core::node::start(config).await?;
+                let platform = pocketpds_core::node::NodePlatform {
+                    mailer: mailer.map(|m| {
+                        Arc::new(crate::mailer::ForeignMailer(m))
+                            as Arc<dyn pocketpds_core::mail::Mailer>
+                    }),
+                    ..Default::default()
+                };
+                let node = pocketpds_core::node::start_with(config, platform).await?;
                 let info = node_info(&node).await;
                 match info {
                     Ok(info) => Ok((node, info)),
@@ -226,6 +237,12 @@ impl PdsNode {
             Ok(admin::status(&state).await?.into())
         })
         .await
+    }
+
+    /// Sets the app's mail transport (`None`: the node's log), used from the next `start`. Without
+    /// one, one-time codes are written to the log.
+    pub fn set_mailer(&self, mailer: Option<Arc<dyn crate::mailer::Mailer>>) {
+        *lock(&self.mailer) = mailer;
     }
 
     /// Tells the node whether the app is in the background: a replica stops its periodic syncs

@@ -49,6 +49,10 @@ public actor PocketPds {
     /// Syncs with the cluster's primary database; a local node has nothing to sync.
     public func syncNow() async throws -> SyncReport { try await node.syncNow() }
 
+    /// Tells the node whether the app is in the background: a replica stops its periodic syncs
+    /// while it is and syncs at once when it comes back.
+    public func setBackground(_ background: Bool) async throws { try await node.setBackground(background: background) }
+
     /// Creates an account with a new did:plc identity on the running node.
     public func createAccount(handle: String, password: String, email: String? = nil, inviteCode: String? = nil) async throws -> AccountInfo {
         try await node.createAccount(handle: handle, password: password, email: email, inviteCode: inviteCode)

@@ -57,6 +57,15 @@ class PocketPds(config: NodeConfig, secretStore: SecretStore? = null) : AutoClos
     /** Syncs with the cluster's primary database; a local node has nothing to sync. */
     suspend fun syncNow(): SyncReport = node.syncNow()
 
+    /**
+     * Tells the node whether the app is in the background: a replica stops its periodic syncs
+     * while it is (no timer wakes the device) and syncs at once when it comes back.
+     */
+    suspend fun setBackground(background: Boolean) = node.setBackground(background)
+
+    /** Hands the node's mail (one-time codes) to the app from the next [start]; `null`: the log. */
+    fun setMailer(mailer: Mailer?) = node.setMailer(mailer)
+
     /** Creates an account with a new did:plc identity on the running node. */
     suspend fun createAccount(
         handle: String,
