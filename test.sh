@@ -29,6 +29,11 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The reference PDS (@atproto/pds, in the migration test) needs better-sqlite3, compiled from source
+# here (its prebuilt binaries are not on the registry): a C++ compiler and make.
+if ! command -v g++ >/dev/null || ! command -v make >/dev/null; then
+  install_packages g++ make
+fi
 npm ci --prefix e2e --no-audit --no-fund
 echo "== rust tests"
 cargo test --workspace --locked

@@ -98,11 +98,23 @@ export async function stopChild(child) {
   clearTimeout(timer)
 }
 
+/** Spawns a PLC directory (`plc-server.mjs`); `ready` resolves with its URL as the match's group 1. */
+export function startPlc() {
+  return spawnUntil(
+    'PLC directory',
+    process.execPath,
+    [join(E2E_DIR, 'plc-server.mjs'), '0'],
+    { cwd: E2E_DIR },
+    /^PLC_URL=(http:\/\/\S+)$/,
+  )
+}
+
 /**
  * Starts a PLC directory and a PocketPDS node (dev mode, handles under `.test`) in a new temporary
  * data directory. Resolves with their URLs and a `stop()` that ends both processes and removes the
  * directory, and `log()`, the node's log so far. On a failed start everything already started is
- * stopped before the error is thrown. `options.env` adds (or overrides) the node's environment.
+ * stopped before the error is thrown. `options.env` adds (or overrides) the node's environment;
+ * `options.plcUrl` names a PLC directory already running (shared with other services), started otherwise.
  */
 export async function startNode(options = {}) {
   const bin = nodeBinary()
@@ -113,15 +125,12 @@ export async function startNode(options = {}) {
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
-    const plc = spawnUntil(
-      'PLC directory',
-      process.execPath,
-      [join(E2E_DIR, 'plc-server.mjs'), '0'],
-      { cwd: E2E_DIR },
-      /^PLC_URL=(http:\/\/\S+)$/,
-    )
-    children.push(plc.child)
-    const [, plcUrl] = await plc.ready
+    let plcUrl = options.plcUrl
+    if (!plcUrl) {
+      const plc = startPlc()
+      children.push(plc.child)
+      ;[, plcUrl] = await plc.ready
+    }
 
     const node = spawnUntil(
       'pocketpds',
