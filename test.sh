@@ -35,6 +35,10 @@ if ! command -v g++ >/dev/null || ! command -v make >/dev/null; then
   install_packages g++ make
 fi
 npm ci --prefix e2e --no-audit --no-fund
+# The primary-over-TLS test makes its certificates with the openssl command.
+if ! command -v openssl >/dev/null; then
+  install_packages openssl
+fi
 echo "== rust tests"
 cargo test --workspace --locked
 
@@ -71,6 +75,23 @@ if [ -z "${TOXIPROXY_BIN:-}" ]; then
     fi
   fi
   export TOXIPROXY_BIN
+fi
+# The Pi node test runs `pocketpds` cross-built for aarch64 under qemu-aarch64 (user-mode emulation)
+# as one node of a replica cluster: Debian's cross gcc (with the aarch64 libc, which qemu loads) and
+# qemu-user. A debug build, kept in CARGO_TARGET_DIR between runs. Without the toolchain the test
+# prints a SKIP line naming POCKETPDS_AARCH64_BIN (and fails with CI set).
+if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+  install_packages gcc-aarch64-linux-gnu qemu-user || true
+fi
+if rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then
+  if command -v aarch64-linux-gnu-gcc >/dev/null; then
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+      cargo build -p pocketpds --locked --target aarch64-unknown-linux-gnu
+    export POCKETPDS_AARCH64_BIN="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/debug/pocketpds"
+  fi
+else
+  echo "!!!!! the aarch64-unknown-linux-gnu Rust target could not be added: the Pi node test will not run" >&2
 fi
 # The mail tests deliver to a real SMTP server (aiosmtpd).
 if ! python3 -c 'import aiosmtpd' 2>/dev/null && ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then

@@ -12,6 +12,10 @@
 //   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
 //   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
 //   startCluster({ requestBuffering: false }) // nginx streams request bodies to the nodes
+//   // node i runs as `cmd ...prefix serve --port P` where `nodeCommand(i)` returns [cmd, prefix]
+//   // (for example another architecture's binary under qemu-aarch64), else as POCKETPDS_BIN;
+//   // `startTimeoutMs` gives a slow node longer to start
+//   startCluster({ nodeCommand: (i) => (i === 1 ? ['qemu-aarch64', ['-L', sysroot, bin]] : null) })
 //
 // nginx passes the client's address in X-Real-IP (the nodes read it: PDS_CLIENT_IP_HEADER) and in
 // X-Forwarded-For (read only from PDS_TRUSTED_PROXIES, which a test may set through `env`).
@@ -157,7 +161,16 @@ async function waitForHealth(url, timeoutMs = 15_000) {
   }
 }
 
-export async function startCluster({ nodes: count = 2, env: commonEnv = {}, replica = false, nodeEnv = () => ({}), syncIntervalMs = 200, requestBuffering = true } = {}) {
+export async function startCluster({
+  nodes: count = 2,
+  env: commonEnv = {},
+  replica = false,
+  nodeEnv = () => ({}),
+  nodeCommand = () => null,
+  startTimeoutMs,
+  syncIntervalMs = 200,
+  requestBuffering = true,
+} = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
   const sqld = replica ? sqldPath('replica cluster') : null
@@ -189,10 +202,11 @@ export async function startCluster({ nodes: count = 2, env: commonEnv = {}, repl
     for (let i = 0; i < count; i++) extraEnv.push(await nodeEnv(i, { primaryUrl: primary?.url }))
     const launch = (i) => {
       const nodeDir = replica ? join(dir, `node${i + 1}`) : join(dir, 'data')
+      const [command, prefix] = nodeCommand(i) ?? [bin, []]
       const node = spawnUntil(
         `pocketpds #${i + 1}`,
-        bin,
-        ['serve', '--port', String(ports[i])],
+        command,
+        [...prefix, 'serve', '--port', String(ports[i])],
         {
           cwd: dir,
           env: {
@@ -212,6 +226,7 @@ export async function startCluster({ nodes: count = 2, env: commonEnv = {}, repl
           },
         },
         /^PocketPDS \S+ serving (\S+) \(listening on (http:\/\/\S+)\)$/,
+        { timeoutMs: startTimeoutMs },
       )
       children.push(node.child)
       return node.ready.then(([, , url]) => ({ url, child: node.child, log: node.log }))

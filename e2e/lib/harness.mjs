@@ -49,9 +49,10 @@ export function nodeBinary() {
 
 /**
  * Spawns `command args` and resolves with the first stdout line matching `pattern` (its match),
- * or rejects when the process exits, or the timeout passes, first. Stderr is kept for the error.
+ * or rejects when the process exits, or the timeout passes, first (`timeoutMs`, 30 s unless
+ * given). Stderr is kept for the error.
  */
-export function spawnUntil(name, command, args, options, pattern) {
+export function spawnUntil(name, command, args, options, pattern, { timeoutMs = START_TIMEOUT_MS } = {}) {
   const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
   if (child.pid !== undefined) running.add(child)
   child.once('exit', () => running.delete(child))
@@ -65,7 +66,7 @@ export function spawnUntil(name, command, args, options, pattern) {
       const log = Buffer.concat(stderr).toString('utf8').trim()
       reject(new Error(`${name} ${why}${log ? `; its stderr:\n${log}` : ''}`))
     }
-    const timer = setTimeout(() => fail(`did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS)
+    const timer = setTimeout(() => fail(`did not start within ${timeoutMs} ms`), timeoutMs)
     const lines = createInterface({ input: child.stdout })
     lines.on('line', (line) => {
       const match = pattern.exec(line)

@@ -7,7 +7,8 @@
 //! records that reference them. The node
 //! opens one [`Storage`] at start and hands its connections (or stores) to the rooms that need them.
 //! It opens a local database file, an embedded replica of a remote primary, or the remote primary
-//! itself ([`StorageMode`]); the [`replication`] room follows the primary and reports on it. Commits
+//! itself ([`StorageMode`]), dialled through the [`connector`] room (TLS on the node's rustls); the
+//! [`replication`] room follows the primary and reports on it. Commits
 //! reach the database as one transactional [`batch`] each group — one round trip to a primary.
 //! The secrets it keeps (cluster secrets, account signing keys) are sealed with a [`SealingKey`] the
 //! platform holds ([`sealing`]).
@@ -17,6 +18,7 @@ pub mod batch;
 pub mod blobs;
 mod blocks;
 pub mod cluster;
+pub mod connector;
 pub mod crawl_requests;
 mod error;
 pub mod event_signal;
@@ -99,6 +101,7 @@ impl Storage {
         let direct = connect_direct(primary).await?;
         let builder =
             Builder::new_remote_replica(path, primary.url.clone(), primary.auth_token.clone())
+                .connector(primary_connector()?)
                 .read_your_writes(true);
         let db = match tokio::time::timeout(replication::OPEN_TIMEOUT, builder.build()).await {
             Ok(Ok(db)) => db,
@@ -144,6 +147,7 @@ impl Storage {
     /// network.
     pub async fn open_remote(primary: &Primary) -> Result<Storage, StorageError> {
         let db = Builder::new_remote(primary.url.clone(), primary.auth_token.clone())
+            .connector(primary_connector()?)
             .build()
             .await
             .map_err(|err| {
@@ -224,6 +228,13 @@ impl Storage {
     }
 }
 
+/// The connector every handle to a primary dials through (TLS for `https://` and `libsql://`).
+fn primary_connector() -> Result<connector::PrimaryConnector, StorageError> {
+    connector::PrimaryConnector::new().map_err(|err| {
+        StorageError::PrimaryUnavailable(format!("the TLS settings cannot be built: {err}"))
+    })
+}
+
 /// A database handle straight to `primary` (every statement over the network), checked with one
 /// query under the network time limit.
 async fn connect_direct(primary: &Primary) -> Result<Database, StorageError> {
@@ -231,6 +242,7 @@ async fn connect_direct(primary: &Primary) -> Result<Database, StorageError> {
         StorageError::PrimaryUnavailable(replication::describe_primary_error(&primary.url, err))
     };
     let db = Builder::new_remote(primary.url.clone(), primary.auth_token.clone())
+        .connector(primary_connector()?)
         .build()
         .await
         .map_err(|e| unusable(&e))?;
