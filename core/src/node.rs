@@ -201,9 +201,9 @@ pub async fn start_with(config: Config, platform: NodePlatform) -> Result<Runnin
 /// How often a node refreshes its row in the registry.
 const HEARTBEAT: Duration = Duration::from_secs(60);
 
-/// Records the node in the registry and starts the loop that syncs its replica every
-/// `PDS_SYNC_INTERVAL_MS` (waking the firehose when other nodes' commits arrive) and refreshes its
-/// registry row every minute.
+/// Records the node in the registry and, on a node that follows a primary, starts the loop that
+/// syncs its replica every `PDS_SYNC_INTERVAL_MS` (waking the firehose when other nodes' commits
+/// arrive) and refreshes its registry row every minute. A local node runs no loop.
 async fn start_sync_loop(state: &http::AppState) -> JoinHandle<()> {
     let record = {
         let state = Arc::clone(state);
@@ -231,6 +231,11 @@ async fn start_sync_loop(state: &http::AppState) -> JoinHandle<()> {
         }
     };
     record().await;
+    if state.storage.mode() == StorageMode::Local {
+        // A node on a local file (a phone on its own, nodes sharing one disk) has nothing to sync,
+        // and no timer wakes it: its row says when it started.
+        return tokio::spawn(async {});
+    }
     state.storage.replication().start_loop(
         Duration::from_millis(state.config.sync_interval_ms),
         state.sequencer.event_signal(),
