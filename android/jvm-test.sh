@@ -21,7 +21,9 @@ done
 # The bindings are generated from the debug library (its metadata symbols are never stripped); the
 # tests load the library of $POCKETPDS_PROFILE (debug by default, mobile-release for footprints).
 cargo build --locked -p pocketpds-ffi -p pocketpds-uniffi-bindgen
-if [ "$profile" != debug ]; then
+# A caller that linked the library itself (bindings/footprint.sh, as the phone builds link it) says
+# so with POCKETPDS_LIBRARY_BUILT=1.
+if [ "$profile" != debug ] && [ -z "${POCKETPDS_LIBRARY_BUILT:-}" ]; then
   cargo build --locked --profile "$profile" -p pocketpds-ffi
 fi
 case "$(uname -s)" in

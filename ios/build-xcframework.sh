@@ -13,7 +13,8 @@ targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-
 
 rustup target add "${targets[@]}"
 for target in "${targets[@]}"; do
-  cargo build --locked --profile "$profile" --target "$target" -p pocketpds-ffi
+  # The static library alone: built beside the cdylib and rlib types, the shared LTO unit keeps more code.
+  cargo rustc --locked --profile "$profile" --target "$target" -p pocketpds-ffi --lib --crate-type staticlib
 done
 
 # The bindings come from the host build of the library (library mode reads its metadata).
