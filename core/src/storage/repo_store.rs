@@ -362,9 +362,10 @@ impl RepoStore {
     }
 
     /// The records of `collections` that `did`'s commits after revision `rev` wrote and that are
-    /// still there, oldest first, at most `limit`. Empty when no record at all is as old as `rev`
-    /// (a revision from before everything stored here, such as that of a repository as it was
-    /// before it moved in, says nothing about what the asker has seen).
+    /// still there, oldest first, at most `limit`. Empty when nothing of the repository stored
+    /// here is as old as `rev` (no block was written by a commit at or before it): a revision from
+    /// before the repository's history here, such as one of a repository before it moved in, says
+    /// nothing about what the asker has seen.
     pub async fn records_since_rev(
         &self,
         did: &str,
@@ -418,7 +419,7 @@ impl RepoStore {
         let mut older = self
             .conn
             .query(
-                "SELECT 1 FROM record WHERE did = ?1 AND rev <= ?2 LIMIT 1",
+                "SELECT 1 FROM repo_block WHERE did = ?1 AND rev <= ?2 LIMIT 1",
                 (did, rev),
             )
             .await?;
