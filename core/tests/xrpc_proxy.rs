@@ -18,7 +18,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::http::{request_with_headers, Response};
+use common::http::{procedure, request_with_headers, Response};
 use common::node::{local_config, seed_account, PASSWORD};
 use common::oauth::{challenge, send, Browser, DpopClient, REDIRECT_URI, VERIFIER};
 use pocketpds_core::crypto::{Keypair, PublicKey};
@@ -36,11 +36,93 @@ struct Seen {
     body: Bytes,
 }
 
+/// A content type and the bytes of a body.
+type CannedBody = (&'static str, Vec<u8>);
+
 #[derive(Clone, Default)]
 struct Upstream {
     seen: Arc<Mutex<Vec<Seen>>>,
     did: Arc<Mutex<String>>,
     origin: Arc<Mutex<String>>,
+    /// The `atproto-repo-rev` it answers (none when empty): the requester's revision it has
+    /// indexed.
+    rev: Arc<Mutex<String>>,
+    /// The posts it has indexed (`getPostThread` finds these, and answers `NotFound` otherwise).
+    indexed: Arc<Mutex<Vec<String>>>,
+    /// A body (content type, bytes) to answer the app view's reads with instead of their output.
+    body: Arc<Mutex<Option<CannedBody>>>,
+}
+
+const OTHER_POST: &str = "at://did:plc:otherotherotherotherothe/app.bsky.feed.post/3kotherpost22";
+
+/// An indexed post as the app view shows it.
+fn indexed_post_view(uri: &str, did: &str) -> Value {
+    json!({
+        "uri": uri,
+        "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
+        "author": {"did": did, "handle": "someone.test"},
+        "record": {"$type": "app.bsky.feed.post", "text": "indexed", "createdAt": "2020-01-01T00:00:00.000Z"},
+        "indexedAt": "2020-01-01T00:00:00.000Z",
+    })
+}
+
+/// The app view's answer to one of the reads the node patches.
+fn app_view_read(up: &Upstream, method: &str, uri: &Uri) -> Option<axum::response::Response> {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (status, body) = match method {
+        "app.bsky.actor.getProfile" => (
+            StatusCode::OK,
+            json!({"did": ALICE, "handle": "alice.test", "displayName": "Indexed name",
+                   "banner": "https://cdn.example/banner", "followersCount": 7}),
+        ),
+        "app.bsky.feed.getTimeline" => (
+            StatusCode::OK,
+            json!({"method": method, "cursor": "upstream-cursor",
+                   "feed": [{"post": indexed_post_view(OTHER_POST, "did:plc:otherotherotherotherothe")}]}),
+        ),
+        "app.bsky.feed.getAuthorFeed" if param("actor").as_deref() != Some("nobody.test") => {
+            (StatusCode::OK, json!({"feed": []}))
+        }
+        "app.bsky.feed.getPostThread" => {
+            let wanted = param("uri").unwrap_or_default();
+            if up.indexed.lock().unwrap().contains(&wanted) {
+                (
+                    StatusCode::OK,
+                    json!({"thread": {"$type": "app.bsky.feed.defs#threadViewPost",
+                        "post": indexed_post_view(&wanted, ALICE), "replies": []}}),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "NotFound", "message": format!("Post not found: {wanted}")}),
+                )
+            }
+        }
+        _ => return None,
+    };
+    let (content_type, bytes) = up
+        .body
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or(("application/json", body.to_string().into_bytes()));
+    let mut response = (status, [("content-type", content_type)], bytes).into_response();
+    let rev = up.rev.lock().unwrap().clone();
+    if !rev.is_empty() {
+        response
+            .headers_mut()
+            .insert("atproto-repo-rev", rev.parse().unwrap());
+    }
+    Some(response)
 }
 
 async fn did_document(State(up): State<Upstream>) -> Json<Value> {
@@ -73,6 +155,9 @@ async fn xrpc(
         headers,
         body,
     });
+    if let Some(response) = app_view_read(&up, &method, &uri) {
+        return response;
+    }
     if method == "app.bsky.feed.getAuthorFeed" {
         return (
             StatusCode::BAD_REQUEST,
@@ -110,6 +195,7 @@ async fn start() -> Harness {
     let upstream_did = format!("did:web:localhost%3A{port}");
     *upstream.did.lock().unwrap() = upstream_did.clone();
     *upstream.origin.lock().unwrap() = format!("http://localhost:{port}");
+    *upstream.rev.lock().unwrap() = "3lupstreamrev".into();
     let app = Router::new()
         .route("/.well-known/did.json", get(did_document))
         .route("/xrpc/{method}", any(xrpc))
@@ -597,4 +683,236 @@ async fn preferences_are_kept_by_the_node_and_never_forwarded() {
         .await;
     assert_eq!(r.status, 401);
     assert!(h.seen().is_empty());
+}
+
+const POST: &str = "app.bsky.feed.post";
+
+/// A record written through the node: its URI, CID and commit revision.
+struct Written {
+    uri: String,
+    cid: String,
+    rev: String,
+}
+
+impl Harness {
+    async fn write(&self, method: &str, input: Value) -> Written {
+        let r = procedure(self.node.local_addr, &self.token, method, input).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let out = r.json();
+        Written {
+            uri: out["uri"].as_str().unwrap().to_owned(),
+            cid: out["cid"].as_str().unwrap().to_owned(),
+            rev: out["commit"]["rev"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn post(&self, text: &str, reply_to: Option<(&Written, &Written)>) -> Written {
+        let mut record =
+            json!({"$type": POST, "text": text, "createdAt": "2026-01-01T00:00:00.000Z"});
+        if let Some((root, parent)) = reply_to {
+            record["reply"] = json!({
+                "root": {"uri": root.uri, "cid": root.cid},
+                "parent": {"uri": parent.uri, "cid": parent.cid},
+            });
+        }
+        self.write(
+            "com.atproto.repo.createRecord",
+            json!({"repo": ALICE, "collection": POST, "record": record}),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.call("GET", path, vec![self.bearer()], None).await
+    }
+
+    fn indexed_up_to(&self, rev: &str) {
+        *self.upstream.rev.lock().unwrap() = rev.to_owned();
+    }
+}
+
+fn feed_uris(r: &Response) -> Vec<String> {
+    r.json()["feed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.text()))
+        .iter()
+        .map(|item| item["post"]["uri"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn lag(r: &Response) -> Option<u64> {
+    r.header("atproto-upstream-lag")
+        .map(|v| v.parse().expect("the lag is a number of milliseconds"))
+}
+
+fn thread_path(uri: &str) -> String {
+    format!(
+        "/xrpc/app.bsky.feed.getPostThread?uri={}",
+        url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_own_reads_show_its_new_writes_until_the_app_view_has_indexed_them() {
+    let h = start().await;
+    // The app view has indexed everything up to the first post.
+    let p0 = h.post("indexed already", None).await;
+    h.indexed_up_to(&p0.rev);
+    h.upstream.indexed.lock().unwrap().push(p0.uri.clone());
+    let before = h.get("/xrpc/app.bsky.feed.getTimeline").await;
+    assert_eq!(feed_uris(&before), [OTHER_POST]);
+    assert_eq!(
+        lag(&before),
+        None,
+        "nothing newer than the app view's revision"
+    );
+
+    // Then the account writes a profile, a post, a reply to it and a reply to the indexed post.
+    h.write(
+        "com.atproto.repo.putRecord",
+        json!({"repo": ALICE, "collection": "app.bsky.actor.profile", "rkey": "self",
+               "record": {"$type": "app.bsky.actor.profile", "displayName": "Fresh name",
+                          "description": "Just written"}}),
+    )
+    .await;
+    let p1 = h.post("not indexed yet", None).await;
+    let p2 = h.post("a reply to it", Some((&p1, &p1))).await;
+    let p3 = h.post("a reply to the indexed one", Some((&p0, &p0))).await;
+
+    let r = h
+        .get("/xrpc/app.bsky.actor.getProfile?actor=alice.test")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let profile = r.json();
+    assert_eq!(profile["displayName"], "Fresh name");
+    assert_eq!(profile["description"], "Just written");
+    assert_eq!(profile["followersCount"], 7, "the app view's fields stay");
+    assert!(
+        profile.get("banner").is_none(),
+        "the new record has no banner"
+    );
+    assert!(lag(&r).is_some_and(|ms| ms < 60_000), "{:?}", r.headers);
+    assert_eq!(r.header("atproto-repo-rev"), Some(p0.rev.as_str()));
+
+    let r = h.get("/xrpc/app.bsky.feed.getTimeline?limit=30").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(feed_uris(&r), [&p3.uri, &p2.uri, &p1.uri, OTHER_POST]);
+    let first = &r.json()["feed"][0]["post"];
+    assert_eq!(first["cid"], p3.cid.as_str());
+    assert_eq!(first["record"]["text"], "a reply to the indexed one");
+    assert_eq!(first["author"]["did"], ALICE);
+    assert_eq!(first["author"]["handle"], "alice.test");
+    assert_eq!(first["author"]["displayName"], "Fresh name");
+    assert_eq!(r.json()["cursor"], "upstream-cursor");
+    assert!(lag(&r).is_some());
+    // The upstream got the account's service token for the method, as for any proxied call.
+    let call = h.seen().last().unwrap().clone();
+    let claims = verified_claims(&call, &h.key.public_key());
+    assert_eq!(claims["lxm"], "app.bsky.feed.getTimeline");
+    // A later page does not repeat the new posts.
+    let r = h
+        .get("/xrpc/app.bsky.feed.getTimeline?cursor=upstream-cursor")
+        .await;
+    assert_eq!(feed_uris(&r), [OTHER_POST]);
+
+    for actor in ["alice.test", ALICE] {
+        let r = h
+            .get(&format!("/xrpc/app.bsky.feed.getAuthorFeed?actor={actor}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(feed_uris(&r), [p3.uri.as_str(), &p2.uri, &p1.uri]);
+    }
+    let r = h
+        .get("/xrpc/app.bsky.feed.getAuthorFeed?actor=bob.test")
+        .await;
+    assert_eq!(feed_uris(&r), Vec::<String>::new(), "another's feed");
+
+    // The indexed post's thread gets the new reply; a new post's thread is built here.
+    let r = h.get(&thread_path(&p0.uri)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["thread"]["post"]["uri"], p0.uri.as_str());
+    assert_eq!(
+        r.json()["thread"]["replies"][0]["post"]["uri"],
+        p3.uri.as_str()
+    );
+    let r = h.get(&thread_path(&p1.uri)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let thread = &r.json()["thread"];
+    assert_eq!(thread["$type"], "app.bsky.feed.defs#threadViewPost");
+    assert_eq!(thread["post"]["uri"], p1.uri.as_str());
+    assert_eq!(thread["replies"][0]["post"]["uri"], p2.uri.as_str());
+    assert!(lag(&r).is_some());
+    let by_handle = p2.uri.replace(ALICE, "alice.test");
+    let r = h.get(&thread_path(&by_handle)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["thread"]["post"]["uri"], p2.uri.as_str());
+    let r = h.get(&thread_path(OTHER_POST)).await;
+    assert_eq!(r.status, 400, "another's unknown post stays not found");
+    assert_eq!(r.json()["error"], "NotFound");
+
+    // Once the app view has indexed the writes, its answers pass as they are.
+    h.indexed_up_to(&p3.rev);
+    h.upstream
+        .indexed
+        .lock()
+        .unwrap()
+        .extend([p1.uri.clone(), p2.uri.clone(), p3.uri.clone()]);
+    let r = h.get("/xrpc/app.bsky.feed.getTimeline").await;
+    assert_eq!(feed_uris(&r), [OTHER_POST]);
+    assert_eq!(lag(&r), None);
+    let r = h
+        .get("/xrpc/app.bsky.actor.getProfile?actor=alice.test")
+        .await;
+    assert_eq!(r.json()["displayName"], "Indexed name");
+    let r = h.get(&thread_path(&p1.uri)).await;
+    assert_eq!(r.json()["thread"]["post"]["record"]["text"], "indexed");
+    assert!(r.json()["thread"]["replies"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_malformed_revision_or_an_unexpected_body_passes_the_answer_unchanged() {
+    let h = start().await;
+    let p0 = h.post("indexed", None).await;
+    h.post("new", None).await;
+    let original = |r: &Response| {
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(feed_uris(r), [OTHER_POST]);
+        assert_eq!(lag(r), None);
+    };
+    // No revision, revisions that are not TIDs, and one older than every record here (a
+    // repository that moved in: the revision says nothing of what the app view has seen).
+    for rev in [
+        "",
+        "not-a-tid",
+        "zzzzzzzzzzzzz",
+        "3kupstream",
+        "2222222222222",
+    ] {
+        h.indexed_up_to(rev);
+        original(&h.get("/xrpc/app.bsky.feed.getTimeline").await);
+    }
+    h.indexed_up_to(&p0.rev);
+    let patched = h.get("/xrpc/app.bsky.feed.getTimeline").await;
+    assert_eq!(feed_uris(&patched).len(), 2, "{}", patched.text());
+
+    // Bodies the node does not patch reach the caller byte for byte: another content type, JSON
+    // that does not parse or is not the method's output, and one over the buffering bound.
+    let mut big = br#"{"feed": [], "padding": ""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 5 << 20));
+    big.extend(br#""}"#);
+    let cases: Vec<(&'static str, Vec<u8>)> = vec![
+        ("text/plain", b"{\"feed\": []}".to_vec()),
+        ("application/json", b"{\"feed\": [".to_vec()),
+        ("application/json", b"{\"feed\": \"none\"}".to_vec()),
+        ("application/json", b"[1, 2]".to_vec()),
+        ("application/json", big),
+    ];
+    for (content_type, body) in cases {
+        *h.upstream.body.lock().unwrap() = Some((content_type, body.clone()));
+        let r = h.get("/xrpc/app.bsky.feed.getTimeline").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some(content_type));
+        assert_eq!(lag(&r), None);
+        assert!(r.body == body, "{content_type}, {} bytes", body.len());
+    }
 }

@@ -12,6 +12,8 @@
 //   // (asynchronously) add to node i's environment, for example a proxied PDS_DATABASE_URL
 //   startCluster({ env: { PDS_INVITE_REQUIRED: 'true' } })   // more environment for every node
 //   startCluster({ requestBuffering: false }) // nginx streams request bodies to the nodes
+//   startCluster({ websockets: true })  // nginx passes websocket upgrades (the firehose) through
+//   startCluster({ lbHost: 'localhost' }) // the public URL names the load balancer by host name
 //   // node i runs as `cmd ...prefix serve --port P` where `nodeCommand(i)` returns [cmd, prefix]
 //   // (for example another architecture's binary under qemu-aarch64), else as POCKETPDS_BIN;
 //   // `startTimeoutMs` gives a slow node longer to start
@@ -109,7 +111,7 @@ async function freePort() {
   return port
 }
 
-function nginxConfig(dir, lbPort, upstreams, { requestBuffering = true } = {}) {
+function nginxConfig(dir, lbPort, upstreams, { requestBuffering = true, websockets = false } = {}) {
   const servers = upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')
   return `daemon off;
 worker_processes 1;
@@ -130,6 +132,11 @@ http {
   upstream pds {
 ${servers}
   }
+${websockets ? `  map $http_upgrade $connection_upgrade {
+    default upgrade;
+    '' close;
+  }
+` : ''}
   server {
     listen 127.0.0.1:${lbPort};
     location / {
@@ -141,7 +148,12 @@ ${servers}
       proxy_request_buffering ${requestBuffering ? 'on' : 'off'};
       proxy_connect_timeout 2s;
       add_header X-Upstream $upstream_addr always;
-    }
+${websockets ? `      # Websockets (the firehose) pass through, and stay open while quiet.
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_read_timeout 1h;
+` : ''}    }
   }
 }
 `
@@ -170,6 +182,8 @@ export async function startCluster({
   startTimeoutMs,
   syncIntervalMs = 200,
   requestBuffering = true,
+  websockets = false,
+  lbHost = '127.0.0.1',
 } = {}) {
   const bin = nodeBinary()
   const nginx = nginxPath()
@@ -190,7 +204,7 @@ export async function startCluster({
     if (replica) primary = await startSqld(sqld, join(dir, 'sqld'))
 
     const lbPort = await freePort()
-    const lbUrl = `http://127.0.0.1:${lbPort}`
+    const lbUrl = `http://${lbHost}:${lbPort}`
     const env = { ...process.env }
     delete env.PDS_DPOP_SECRET
     delete env.PDS_JWT_SECRET
@@ -237,7 +251,7 @@ export async function startCluster({
     const nginxDir = join(dir, 'nginx')
     await mkdir(nginxDir)
     const conf = join(nginxDir, 'nginx.conf')
-    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host), { requestBuffering }))
+    await writeFile(conf, nginxConfig(nginxDir, lbPort, nodes.map((n) => new URL(n.url).host), { requestBuffering, websockets }))
     const lb = spawn(nginx, ['-p', nginxDir, '-c', conf, '-e', join(nginxDir, 'error.log')], {
       stdio: ['ignore', 'inherit', 'inherit'],
     })

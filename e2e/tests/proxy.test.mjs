@@ -29,6 +29,10 @@ async function startUpstream() {
   const state = {
     plcUrl: null,
     did: null,
+    // The requester's revision it says it has indexed (not a TID: nothing is patched) and the
+    // feed items it has indexed.
+    rev: '3lupstream',
+    indexed: [],
     seen: [],
     refused: [],
     // Streaming probes.
@@ -82,14 +86,23 @@ async function startUpstream() {
     }
     const call = { lxm, claims, method: req.method, headers: req.headers, bytes: 0 }
     state.seen.push(call)
-    const json = (body) => {
+    const json = (body, status = 200) => {
+      res.statusCode = status
       res.setHeader('content-type', 'application/json')
-      res.setHeader('atproto-repo-rev', '3lupstream')
+      res.setHeader('atproto-repo-rev', state.rev)
       res.end(JSON.stringify(body))
     }
     switch (lxm) {
       case 'app.bsky.feed.getTimeline':
-        return json({ feed: [], cursor: 'upstream-cursor' })
+        return json({ feed: state.indexed, cursor: 'upstream-cursor' })
+      case 'app.bsky.feed.getAuthorFeed':
+        return json({ feed: state.indexed })
+      case 'app.bsky.feed.getPostThread': {
+        const uri = url.searchParams.get('uri')
+        const item = state.indexed.find((i) => i.post.uri === uri)
+        if (!item) return json({ error: 'NotFound', message: `Post not found: ${uri}` }, 400)
+        return json({ thread: { $type: 'app.bsky.feed.defs#threadViewPost', post: item.post, replies: [] } })
+      }
       case 'app.bsky.actor.getProfile':
         return json({ did: claims.iss, handle: 'from.upstream.test', displayName: 'Upstream' })
       case 'chat.bsky.convo.listConvos':
@@ -166,6 +179,7 @@ describe('service proxying through @atproto/api', () => {
     const timeline = await agent.app.bsky.feed.getTimeline({ limit: 5 })
     assert.equal(timeline.data.cursor, 'upstream-cursor')
     assert.equal(timeline.headers['atproto-repo-rev'], '3lupstream')
+    assert.equal(timeline.headers['atproto-upstream-lag'], undefined)
     const profile = await agent.getProfile({ actor: did })
     assert.equal(profile.data.displayName, 'Upstream')
     assert.deepEqual(upstream.refused, [])
@@ -270,5 +284,72 @@ describe('service proxying through @atproto/api', () => {
       (err) => err.error === 'InvalidRequest',
     )
     assert.equal(upstream.seen.length, before, 'no preference call reached the app view')
+  })
+
+  test("the account's own reads show a new post and profile at once, until the app view has indexed them", async () => {
+    const latestRev = async () => (await agent.com.atproto.sync.getLatestCommit({ did })).data.rev
+    // The app view has indexed the repository as it is now.
+    upstream.rev = await latestRev()
+    const before = await agent.getTimeline()
+    assert.deepEqual(before.data.feed, [])
+    assert.equal(before.headers['atproto-upstream-lag'], undefined)
+
+    await agent.upsertProfile((old) => ({ ...old, displayName: 'Written here', description: 'just now' }))
+    const first = await agent.post({ text: 'right after the write' })
+    const reply = await agent.post({
+      text: 'and a reply to it',
+      reply: { root: first, parent: first },
+    })
+
+    const profile = await agent.getProfile({ actor: did })
+    assert.equal(profile.data.displayName, 'Written here')
+    assert.equal(profile.data.description, 'just now')
+    assert.match(profile.headers['atproto-upstream-lag'], /^\d+$/)
+
+    const timeline = await agent.getTimeline()
+    assert.deepEqual(
+      timeline.data.feed.map((i) => i.post.uri),
+      [reply.uri, first.uri],
+    )
+    const [newest] = timeline.data.feed
+    assert.equal(newest.post.record.text, 'and a reply to it')
+    assert.equal(newest.post.author.did, did)
+    assert.equal(newest.post.author.displayName, 'Written here')
+    assert.equal(newest.post.cid, reply.cid)
+
+    const authorFeed = await agent.getAuthorFeed({ actor: agent.session.handle })
+    assert.deepEqual(
+      authorFeed.data.feed.map((i) => i.post.uri),
+      [reply.uri, first.uri],
+    )
+
+    const thread = await agent.getPostThread({ uri: first.uri })
+    assert.equal(thread.data.thread.post.uri, first.uri)
+    assert.equal(thread.data.thread.post.record.text, 'right after the write')
+    assert.deepEqual(
+      thread.data.thread.replies.map((r) => r.post.uri),
+      [reply.uri],
+    )
+
+    // The app view catches up: it indexes the posts and reports the newest revision; each post
+    // then shows once, as the app view has it.
+    upstream.indexed = timeline.data.feed.map((item) => ({
+      post: { ...item.post, indexedAt: new Date().toISOString(), likeCount: 3 },
+    }))
+    upstream.rev = await latestRev()
+    const caughtUp = await agent.getTimeline()
+    assert.deepEqual(
+      caughtUp.data.feed.map((i) => [i.post.uri, i.post.likeCount]),
+      [
+        [reply.uri, 3],
+        [first.uri, 3],
+      ],
+    )
+    assert.equal(caughtUp.headers['atproto-upstream-lag'], undefined)
+    const caughtUpProfile = await agent.getProfile({ actor: did })
+    assert.equal(caughtUpProfile.data.displayName, 'Upstream')
+    const caughtUpThread = await agent.getPostThread({ uri: first.uri })
+    assert.deepEqual(caughtUpThread.data.thread.replies, [])
+    assert.deepEqual(upstream.refused, [])
   })
 })

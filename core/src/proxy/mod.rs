@@ -15,6 +15,7 @@
 pub mod body;
 mod error;
 pub mod headers;
+pub mod read_after_write;
 pub mod target;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -173,6 +173,13 @@ pub const MIGRATIONS: &[Migration] = &[
               after_write INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    // Read-after-write through the proxy: an account's records written after the revision an app
+    // view reports having indexed, found by revision instead of by scanning all its records.
+    Migration {
+        version: 14,
+        name: "record revision index",
+        sql: "CREATE INDEX record_rev ON record (did, rev);",
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

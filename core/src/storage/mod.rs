@@ -49,7 +49,7 @@ pub use event_signal::EventSignal;
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
 pub use replication::{Primary, Replication, ReplicationStatus, StorageMode};
-pub use repo_store::{Announce, ApplyError, CommitResult, ImportedRecord, RepoStore};
+pub use repo_store::{Announce, ApplyError, CommitResult, ImportedRecord, RecentRecord, RepoStore};
 pub use sealing::{SealingError, SealingKey};
 
 /// The most rows one `delete_expired` statement of a store removes, so that it holds the database's

@@ -96,6 +96,21 @@ pub struct StoredRecord {
     pub bytes: Bytes,
 }
 
+/// A record written after some revision ([`RepoStore::records_since_rev`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentRecord {
+    /// The record's collection.
+    pub collection: String,
+    /// The record's key.
+    pub rkey: String,
+    /// The record's CID.
+    pub cid: Cid,
+    /// The revision of the commit that wrote it.
+    pub rev: String,
+    /// The record's DAG-CBOR bytes.
+    pub bytes: Bytes,
+}
+
 /// Which events announce a new repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Announce<'a> {
@@ -342,6 +357,74 @@ impl RepoStore {
         let mut out = Vec::with_capacity(limit.min(128));
         while let Some(row) = rows.next().await? {
             out.push(stored_record(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// The records of `collections` that `did`'s commits after revision `rev` wrote and that are
+    /// still there, oldest first, at most `limit`. Empty when nothing of the repository stored
+    /// here is as old as `rev` (no block was written by a commit at or before it): a revision from
+    /// before the repository's history here, such as one of a repository before it moved in, says
+    /// nothing about what the asker has seen.
+    pub async fn records_since_rev(
+        &self,
+        did: &str,
+        rev: &str,
+        collections: &[&str],
+        limit: usize,
+    ) -> Result<Vec<RecentRecord>, StorageError> {
+        if collections.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..collections.len())
+            .map(|i| format!("?{}", i + 4))
+            .collect();
+        let sql = format!(
+            "SELECT r.collection, r.rkey, r.cid, r.rev, b.bytes FROM record r
+             LEFT JOIN repo_block b ON b.did = r.did AND b.cid = r.cid
+             WHERE r.did = ?1 AND r.rev > ?2 AND r.collection IN ({})
+             ORDER BY r.rev ASC LIMIT ?3",
+            placeholders.join(", ")
+        );
+        let mut params = vec![
+            Value::Text(did.to_owned()),
+            Value::Text(rev.to_owned()),
+            Value::Integer(limit.min(MAX_LIST) as i64),
+        ];
+        params.extend(collections.iter().map(|c| Value::Text((*c).to_owned())));
+        let _connection = self.lock.lock().await;
+        let mut rows = self.conn.query(&sql, params).await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            let collection = text(&row, 0, "record.collection")?;
+            let rkey = text(&row, 1, "record.rkey")?;
+            let cid = cid(&row, 2, "record.cid")?;
+            let bytes = optional_blob(&row, 4, "repo_block.bytes")?.ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "record {collection}/{rkey}: block {cid} is missing"
+                ))
+            })?;
+            out.push(RecentRecord {
+                collection,
+                rkey,
+                cid,
+                rev: text(&row, 3, "record.rev")?,
+                bytes: Bytes::from(bytes),
+            });
+        }
+        drop(rows);
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let mut older = self
+            .conn
+            .query(
+                "SELECT 1 FROM repo_block WHERE did = ?1 AND rev <= ?2 LIMIT 1",
+                (did, rev),
+            )
+            .await?;
+        if older.next().await?.is_none() {
+            return Ok(Vec::new());
         }
         Ok(out)
     }

@@ -9,16 +9,17 @@
 //! audience); the target must resolve to an endpoint this node may connect to. The upstream gets
 //! `Authorization: Bearer <service token>`: `iss` the account, `aud` the service (`<did>#<id>` for
 //! a header, the DID for a configured service), `lxm` the method, valid for a minute, signed with
-//! the account's repository key.
+//! the account's repository key. The answers of the account's own reads that show its posts and
+//! profile are patched with what the app view has not indexed yet ([`super::read_after_write`]).
 
 use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::service_jwt::{create_service_jwt, DEFAULT_LIFETIME_SECS, PROTECTED_METHODS};
 use crate::http::auth::AccessAuth;
 use crate::http::{AppState, XrpcError};
-use crate::proxy::ProxyError;
+use crate::proxy::{read_after_write, ProxyError};
 use crate::syntax::Nsid;
 
 /// The name of the header that picks the service.
@@ -141,7 +142,12 @@ async fn forward(state: &AppState, method: &str, request: Request) -> Result<Res
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| format!("/xrpc/{lxm}"));
-    state
+    let patched = parts.method == Method::GET && read_after_write::is_patched(&lxm);
+    if patched {
+        // Answers that may be patched come unencoded (the node's own layers may encode them).
+        parts.headers.remove(header::ACCEPT_ENCODING);
+    }
+    let response = state
         .proxy
         .forward(
             &target,
@@ -152,7 +158,11 @@ async fn forward(state: &AppState, method: &str, request: Request) -> Result<Res
             &token,
         )
         .await
-        .map_err(refuse)
+        .map_err(refuse)?;
+    if !patched {
+        return Ok(response);
+    }
+    Ok(super::read_after_write::respond(state, &auth.did, &lxm, parts.uri.query(), response).await)
 }
 
 fn bad_token_method() -> Response {
