@@ -91,6 +91,12 @@ pub struct NodeConfig {
     /// `PDS_HTTP_MAX_CONNECTIONS`: connections served at once.
     #[uniffi(default)]
     pub http_max_connections: Option<u64>,
+    /// `PDS_HTTP_BODY_TIMEOUT_SECONDS`: time a request body has once its head is in.
+    #[uniffi(default)]
+    pub http_body_timeout_seconds: Option<u64>,
+    /// `PDS_HTTP_BODY_MIN_BYTES_PER_SECOND`: bytes of a body that extend its time by a second.
+    #[uniffi(default)]
+    pub http_body_min_bytes_per_second: Option<u64>,
     /// `PDS_LOGIN_WINDOW_SECONDS`: length of a login throttling window.
     #[uniffi(default)]
     pub login_window_seconds: Option<u64>,
@@ -174,6 +180,14 @@ impl NodeConfig {
             number(self.http_max_connections),
         );
         set(
+            "PDS_HTTP_BODY_TIMEOUT_SECONDS",
+            number(self.http_body_timeout_seconds),
+        );
+        set(
+            "PDS_HTTP_BODY_MIN_BYTES_PER_SECOND",
+            number(self.http_body_min_bytes_per_second),
+        );
+        set(
             "PDS_LOGIN_WINDOW_SECONDS",
             number(self.login_window_seconds),
         );
@@ -225,6 +239,8 @@ mod tests {
             database_url: Some("http://127.0.0.1:8080".into()),
             database_auth_token: Some("t".into()),
             http_max_connections: Some(64),
+            http_body_timeout_seconds: Some(12),
+            http_body_min_bytes_per_second: Some(0),
             ..config()
         }
         .to_core()
@@ -232,6 +248,8 @@ mod tests {
         assert_eq!(c.storage_mode(), "replica");
         assert_eq!(c.primary().unwrap().auth_token, "t");
         assert_eq!(c.http_max_connections, 64);
+        assert_eq!(c.http_body_timeout_seconds, 12);
+        assert_eq!(c.http_body_min_bytes_per_second, 0);
         let e = NodeConfig {
             database_mode: Some("remote".into()),
             ..config()

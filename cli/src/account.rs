@@ -32,11 +32,13 @@ pub enum AccountCommand {
         /// DID or handle.
         account: String,
     },
-    /// Change an account's handle.
+    /// Change an account's handle (and its DID document at the PLC directory), as
+    /// `com.atproto.identity.updateHandle` does.
     SetHandle {
         /// DID or handle.
         account: String,
-        /// The new handle, under one of the service domains.
+        /// The new handle: under one of the service domains, or a domain that already names the
+        /// account.
         handle: String,
     },
     /// Change an account's email.

@@ -316,23 +316,16 @@ pub async fn account_view(
     Ok(view)
 }
 
-/// Changes an account's handle (under the service domains; another account's is
-/// `HandleNotAvailable`) and announces `#identity` on the firehose. The DID document at the PLC
-/// directory is not updated here.
+/// Changes an account's handle exactly as `com.atproto.identity.updateHandle` does: checked the
+/// same way (a handle under the service domains, or a domain that already names the account), the
+/// DID document of a did:plc account updated at the PLC directory with this server's rotation key,
+/// `#identity` on the firehose.
 pub async fn update_handle(state: &NodeState, did: &str, handle: &str) -> Result<(), AdminError> {
-    let handle = crate::xrpc::server::create_account::check_handle(
-        handle,
-        &state.config.service_handle_domains,
-    )?;
     require_account(state, did).await?;
-    state.accounts.update_handle(did, handle.as_str()).await?;
-    announce(
-        state,
-        did,
-        crate::storage::events::EventKind::Identity,
-        crate::storage::events::identity_event(did, Some(handle.as_str()), &event_time()),
-    )
-    .await?;
+    let parsed = crate::syntax::Did::parse(did)
+        .map_err(|e| refused("InvalidRequest", format!("Invalid DID: {e}")))?;
+    let handle =
+        crate::xrpc::identity::update_handle::change_handle(state, &parsed, handle).await?;
     log::info!("admin: handle of {did} is now {}", handle.as_str());
     Ok(())
 }

@@ -28,6 +28,10 @@ pub const DEFAULT_JANITOR_INTERVAL_SECONDS: u64 = 600;
 /// Default time a connection has to deliver a complete request head, counted from the moment the
 /// server waits for one (the connection's opening, or the end of the previous response).
 pub const DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS: u64 = 30;
+/// Default time a request body has from the end of its head, before the extension its bytes earn.
+pub const DEFAULT_HTTP_BODY_TIMEOUT_SECONDS: u64 = 30;
+/// Default bytes of a request body that extend its time by one second.
+pub const DEFAULT_HTTP_BODY_MIN_BYTES_PER_SECOND: u64 = 1024;
 /// Default number of connections served at once; past it new connections are refused with 503.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: u64 = 512;
 /// Default length of a login throttling window, in seconds (five minutes, as the reference's
@@ -136,6 +140,14 @@ pub struct Config {
     /// default 30). The wait for the next request on a kept-alive connection counts as reading its
     /// head, so this is also the idle keep-alive timeout.
     pub http_header_timeout_seconds: u64,
+    /// Seconds a request body has once its head is in (`PDS_HTTP_BODY_TIMEOUT_SECONDS`, default
+    /// 30), extended by a second for every `http_body_min_bytes_per_second` bytes received; past it
+    /// the request gets 408 `RequestTimeout` and its connection closes.
+    pub http_body_timeout_seconds: u64,
+    /// The bytes of a request body that earn it one more second
+    /// (`PDS_HTTP_BODY_MIN_BYTES_PER_SECOND`, default 1024: the slowest steady upload kept); 0
+    /// makes the timeout the whole body's.
+    pub http_body_min_bytes_per_second: u64,
     /// Connections served at once (`PDS_HTTP_MAX_CONNECTIONS`, default 512); past it a new
     /// connection gets 503 `ServiceUnavailable` and is closed.
     pub http_max_connections: u64,
@@ -341,6 +353,17 @@ impl Config {
                     DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS,
                 )?,
             )?,
+            http_body_timeout_seconds: positive(
+                "PDS_HTTP_BODY_TIMEOUT_SECONDS",
+                number(
+                    "PDS_HTTP_BODY_TIMEOUT_SECONDS",
+                    DEFAULT_HTTP_BODY_TIMEOUT_SECONDS,
+                )?,
+            )?,
+            http_body_min_bytes_per_second: number(
+                "PDS_HTTP_BODY_MIN_BYTES_PER_SECOND",
+                DEFAULT_HTTP_BODY_MIN_BYTES_PER_SECOND,
+            )?,
             http_max_connections: positive(
                 "PDS_HTTP_MAX_CONNECTIONS",
                 number("PDS_HTTP_MAX_CONNECTIONS", DEFAULT_HTTP_MAX_CONNECTIONS)?,
@@ -504,6 +527,8 @@ mod tests {
             ("PDS_DNS_RESOLVER", "127.0.0.1:port"),
             ("PDS_HTTP_HEADER_TIMEOUT_SECONDS", "0"),
             ("PDS_HTTP_MAX_CONNECTIONS", "lots"),
+            ("PDS_HTTP_BODY_TIMEOUT_SECONDS", "0"),
+            ("PDS_HTTP_BODY_MIN_BYTES_PER_SECOND", "fast"),
             ("PDS_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("PDS_TRUSTED_PROXIES", "nginx"),
             ("PDS_RATE_LIMITS_ENABLED", "sometimes"),

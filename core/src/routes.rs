@@ -321,6 +321,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::http::drain::drain_unread_body,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::body_deadline::limit_body_time,
+        ))
         .with_state(state)
 }
 

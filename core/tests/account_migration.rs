@@ -2,7 +2,8 @@
 //! a migration tool calls, against a real PLC directory: createAccount with the old host's service
 //! token, importRepo, listMissingBlobs and uploadBlob, preferences, the PLC operation signed by the
 //! old host, activateAccount (a commit of the new key, announced with #identity, #account, #sync),
-//! deactivateAccount on the old host. Hostile CARs and service tokens are refused with an XRPC
+//! deactivateAccount on the old host. A signing key reserved for the DID (reserveSigningKey) becomes
+//! the key of the account moving in. Hostile CARs and service tokens are refused with an XRPC
 //! error and store nothing.
 
 mod common;
@@ -416,6 +417,144 @@ async fn an_account_moves_to_another_node_with_its_records_blobs_and_preferences
         json!({"repo": did, "collection": "app.bsky.feed.post", "record": {"$type": "app.bsky.feed.post", "text": "here now", "createdAt": "2024-01-02T00:00:00.000Z"}}),
     )
     .await);
+    old.stop().await.unwrap();
+    new.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reserved_for_a_did_becomes_the_signing_key_of_the_account_moving_in() {
+    let plc = PlcServer::start();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let outbox = Outbox::default();
+    let platform = node::NodePlatform {
+        mailer: Some(Arc::new(outbox.clone())),
+        ..Default::default()
+    };
+    let old = node::start_with(config(dir_a.path(), &plc.url, "old.localhost"), platform)
+        .await
+        .unwrap();
+    let new = node::start(config(dir_b.path(), &plc.url, "new.localhost"))
+        .await
+        .unwrap();
+    let (did, old_token) = create_account(&old, "keeper.test").await;
+    for i in 0..3 {
+        ok(&post(
+            &old,
+            "com.atproto.repo.createRecord",
+            Some(&old_token),
+            json!({"repo": did, "collection": "app.bsky.feed.post", "record": {"$type": "app.bsky.feed.post", "text": format!("post {i}"), "createdAt": "2024-01-01T00:00:00.000Z"}}),
+        )
+        .await);
+    }
+
+    // A reservation for the DID is one key: asking again answers the same one. One without a DID
+    // is another key; a malformed DID is refused.
+    const RESERVE: &str = "com.atproto.server.reserveSigningKey";
+    let reserved = ok(&post(&new, RESERVE, None, json!({ "did": did })).await)["signingKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reserved.starts_with("did:key:z"), "{reserved}");
+    let again = ok(&post(&new, RESERVE, None, json!({ "did": did })).await);
+    assert_eq!(again["signingKey"], reserved.as_str());
+    let unbound = ok(&post(&new, RESERVE, None, json!({})).await);
+    assert_ne!(unbound["signingKey"], reserved.as_str());
+    assert_error(
+        &post(&new, RESERVE, None, json!({ "did": "not a did" })).await,
+        400,
+        "InvalidRequest",
+    );
+
+    // The account moving in gets the reserved key, and the reservation is used up.
+    let token = service_token(&old, &old_token, "did:web:new.localhost", CREATE_ACCOUNT).await;
+    let created = ok(&create_migrating(&new, &did, "keeper.test", Some(&token)).await);
+    let new_token = created["accessJwt"].as_str().unwrap().to_owned();
+    let credentials = ok(&get(
+        &new,
+        "com.atproto.identity.getRecommendedDidCredentials",
+        Some(&new_token),
+    )
+    .await);
+    assert_eq!(
+        credentials["verificationMethods"]["atproto"],
+        reserved.as_str()
+    );
+    assert!(new
+        .state
+        .accounts
+        .reserved_signing_key(&did)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The old host signs the operation naming it; the account, activated, signs with it.
+    let car = get_repo(&old, &did).await;
+    ok(&post_bytes(
+        &new,
+        "com.atproto.repo.importRepo",
+        &new_token,
+        "application/vnd.ipld.car",
+        car,
+    )
+    .await);
+    let mailed = outbox.count();
+    done(
+        &post(
+            &old,
+            "com.atproto.identity.requestPlcOperationSignature",
+            Some(&old_token),
+            json!({}),
+        )
+        .await,
+    );
+    let mut sign = credentials.clone();
+    sign["token"] = Value::from(outbox.code(mailed + 1).await.0);
+    let signed = ok(&post(
+        &old,
+        "com.atproto.identity.signPlcOperation",
+        Some(&old_token),
+        sign,
+    )
+    .await);
+    done(
+        &post(
+            &new,
+            "com.atproto.identity.submitPlcOperation",
+            Some(&new_token),
+            json!({ "operation": signed["operation"] }),
+        )
+        .await,
+    );
+    let document = plc_client(&plc.url)
+        .resolve(&Did::parse(&did).unwrap())
+        .await
+        .unwrap();
+    let key = document.signing_key().unwrap();
+    assert_eq!(key.to_did_key(), reserved);
+    ok(&post(
+        &new,
+        "com.atproto.server.activateAccount",
+        Some(&new_token),
+        json!({}),
+    )
+    .await);
+    ok(&post(
+        &new,
+        "com.atproto.repo.createRecord",
+        Some(&new_token),
+        json!({"repo": did, "collection": "app.bsky.feed.post", "record": {"$type": "app.bsky.feed.post", "text": "here now", "createdAt": "2024-01-02T00:00:00.000Z"}}),
+    )
+    .await);
+    let verified = import_car(
+        &get_repo(&new, &did).await[..],
+        CarLimits::default(),
+        &MemoryBlockStore::new(),
+        &did,
+        &key,
+    )
+    .await
+    .unwrap();
+    assert_eq!(verified.records, 4);
     old.stop().await.unwrap();
     new.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! The node's HTTP server limits: connections that never finish their request head are closed on
-//! time while the node keeps serving others, an idle kept-alive connection is closed, and past the
-//! connection cap a new connection gets a clear 503 XRPC error.
+//! time while the node keeps serving others, an idle kept-alive connection is closed, past the
+//! connection cap a new connection gets a clear 503 XRPC error, and a request body that stops
+//! half-way or trickles gets 408 and loses its connection on time while a steady one arrives.
 
 mod common;
 
@@ -14,6 +15,8 @@ use common::http::request;
 use common::node::local_config;
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+const BODY_TIMEOUT: Duration = Duration::from_secs(2);
+const CREATE_SESSION: &str = "/xrpc/com.atproto.server.createSession";
 
 /// Raises this process's open-file limit to its hard limit and returns how many descriptors it
 /// may open.
@@ -212,5 +215,183 @@ async fn a_firehose_websocket_keeps_its_place_under_the_cap_until_it_closes() {
         }
     }
     assert_eq!(status, 200);
+    node.stop().await.unwrap();
+}
+
+/// The head of a JSON `POST` to createSession declaring a body of `length` bytes.
+fn body_head(length: usize) -> Vec<u8> {
+    format!(
+        "POST {CREATE_SESSION} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Reads what the server sends until it closes `s`, at most `limit`; returns the bytes and when
+/// the close came (`None` if it did not).
+async fn answer_and_close(
+    mut s: TcpStream,
+    start: Instant,
+    limit: Duration,
+) -> (Vec<u8>, Option<Duration>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return (got, None),
+            read = s.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return (got, Some(start.elapsed())),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            },
+        }
+    }
+}
+
+fn assert_request_timeout(answer: &[u8]) {
+    let text = String::from_utf8_lossy(answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains(r#""error":"RequestTimeout""#), "{text}");
+}
+
+async fn body_node(dir: &std::path::Path) -> pocketpds_core::node::RunningNode {
+    let mut config = local_config(dir);
+    config.http_body_timeout_seconds = BODY_TIMEOUT.as_secs();
+    config.http_body_min_bytes_per_second = 1024;
+    config.http_max_connections = 1000;
+    pocketpds_core::node::start(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_half_sent_bodies_get_408_on_time_while_others_are_served() {
+    let fds = raise_fd_limit();
+    let count = 400.min((fds.saturating_sub(300) / 2) as usize);
+    assert!(
+        count >= 200,
+        "the open-file limit ({fds}) is too low for this test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let node = body_node(dir.path()).await;
+    let addr = node.local_addr;
+
+    let start = Instant::now();
+    let mut halves = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&body_head(200)).await.unwrap();
+        s.write_all(&[b' '; 100]).await.unwrap();
+        halves.push(s);
+    }
+    let opened = start.elapsed();
+    // While they hang, others are served, a whole body included.
+    let served = tokio::task::spawn_blocking(move || {
+        let whole = br#"{"identifier":"nobody.test","password":"wrong password"}"#;
+        (0..10)
+            .map(|_| {
+                (
+                    health(addr),
+                    request(
+                        addr,
+                        "POST",
+                        CREATE_SESSION,
+                        Some(("application/json", whole)),
+                    )
+                    .status,
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(served.iter().all(|s| *s == (200, 401)), "{served:?}");
+
+    let waits: Vec<_> = halves
+        .into_iter()
+        .map(|s| tokio::spawn(answer_and_close(s, start, BODY_TIMEOUT * 4)))
+        .collect();
+    let mut latest = Duration::ZERO;
+    let mut earliest = Duration::MAX;
+    for wait in waits {
+        let (answer, when) = wait.await.unwrap();
+        let when = when.expect("a half-sent body still held its connection after 4 timeouts");
+        assert_request_timeout(&answer);
+        latest = latest.max(when);
+        earliest = earliest.min(when);
+    }
+    eprintln!(
+        "{count} half-sent bodies opened in {opened:?}; answered 408 and closed between \
+         {earliest:?} and {latest:?}"
+    );
+    assert!(earliest >= BODY_TIMEOUT - Duration::from_millis(100));
+    assert_eq!(
+        tokio::task::spawn_blocking(move || health(addr))
+            .await
+            .unwrap(),
+        200
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_cut_at_its_deadline_but_a_slow_steady_one_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = body_node(dir.path()).await;
+    let addr = node.local_addr;
+
+    // Ten bytes a second, far under the minimum rate: cut soon after the timeout, though bytes
+    // keep coming.
+    let mut trickle = TcpStream::connect(addr).await.unwrap();
+    trickle.write_all(&body_head(1000)).await.unwrap();
+    let start = Instant::now();
+    let (mut reader, mut writer) = trickle.into_split();
+    let feeding = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(BODY_TIMEOUT * 4, async {
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the trickled body still held its connection");
+    let cut = start.elapsed();
+    assert_request_timeout(&answer);
+    assert!(
+        cut >= BODY_TIMEOUT && cut < BODY_TIMEOUT * 2,
+        "cut after {cut:?}"
+    );
+    feeding.abort();
+
+    // 6 KiB in 1 KiB pieces, one every 0.6 s (above the minimum rate): takes longer than the
+    // timeout, and is read and answered as any other request.
+    let mut body = br#"{"identifier":"nobody.test","password":"wrong password"}"#.to_vec();
+    body.resize(6 * 1024, b' ');
+    let mut steady = TcpStream::connect(addr).await.unwrap();
+    steady.write_all(&body_head(body.len())).await.unwrap();
+    let start = Instant::now();
+    for piece in body.chunks(1024) {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        steady.write_all(piece).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"}") {
+        let n = steady.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(start.elapsed() > BODY_TIMEOUT);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
     node.stop().await.unwrap();
 }

@@ -2,12 +2,15 @@
 //! through the shared database, every node at once; PLC operations are signed only with the
 //! one-time code and submitted only when they verify. Hostile input — bad handles, wrong codes,
 //! operations that do not verify or would move the account away — is refused with an XRPC error and
-//! changes nothing, here or in the directory.
+//! changes nothing, here or in the directory. The operator's `com.atproto.admin.updateAccountHandle`
+//! goes the same way as the account's own `updateHandle`.
 
 mod common;
 
 use std::sync::Arc;
 
+use base64::Engine;
+use common::firehose::{text, Firehose, Received};
 use common::http::{request_with_headers, Response};
 use common::mail::Outbox;
 use common::plc::PlcServer;
@@ -38,10 +41,21 @@ async fn call(
     auth: Option<&str>,
     body: Option<Value>,
 ) -> Response {
+    let auth = auth.map(|t| format!("Bearer {t}"));
+    call_with(node, method, path, auth, body).await
+}
+
+/// A request with `authorization` as the whole `Authorization` header.
+async fn call_with(
+    node: &RunningNode,
+    method: &str,
+    path: &str,
+    auth: Option<String>,
+    body: Option<Value>,
+) -> Response {
     let addr = node.local_addr;
     let path = path.to_owned();
     let method = method.to_owned();
-    let auth = auth.map(|t| format!("Bearer {t}"));
     tokio::task::spawn_blocking(move || {
         let headers: Vec<(&str, &str)> =
             auth.iter().map(|a| ("Authorization", a.as_str())).collect();
@@ -60,6 +74,27 @@ async fn call(
 
 async fn post(node: &RunningNode, method: &str, auth: Option<&str>, body: Value) -> Response {
     call(node, "POST", &format!("/xrpc/{method}"), auth, Some(body)).await
+}
+
+/// `com.atproto.admin.updateAccountHandle` with the admin password `password`.
+async fn admin_update_handle(
+    node: &RunningNode,
+    password: &str,
+    did: &str,
+    handle: &str,
+) -> Response {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"))
+    );
+    call_with(
+        node,
+        "POST",
+        "/xrpc/com.atproto.admin.updateAccountHandle",
+        Some(basic),
+        Some(json!({ "did": did, "handle": handle })),
+    )
+    .await
 }
 
 async fn get(node: &RunningNode, path_and_query: &str, auth: Option<&str>) -> Response {
@@ -196,6 +231,98 @@ async fn a_new_handle_reaches_the_directory_and_every_node_at_once_and_bad_ones_
     assert_error(&r, 400, "DidNotFound");
     let r = get(&first, "com.atproto.identity.resolveDid?did=nope", None).await;
     assert_error(&r, 400, "InvalidRequest");
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_changes_a_handle_in_the_directory_as_the_account_would() {
+    const PASSWORD: &str = "operator password";
+    let plc = PlcServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut with_admin = config(dir.path(), &plc.url);
+    with_admin.admin_password = Some(PASSWORD.into());
+    let first = node::start(with_admin).await.unwrap();
+    let second = node::start(config(dir.path(), &plc.url)).await.unwrap();
+    let (did, _) = create_account(&first, "managed.test").await;
+    create_account(&first, "holder.test").await;
+    let client = plc_client(&plc.url);
+    let did_parsed = Did::parse(&did).unwrap();
+    let ops_before = client.op_log(&did_parsed).await.unwrap().len();
+
+    for (handle, status, error) in [
+        ("not a handle", 400, "InvalidHandle"),
+        ("ab.test", 400, "InvalidHandle"),
+        ("a.b.test", 400, "InvalidHandle"),
+        (
+            "way-too-long-for-a-service-handle.test",
+            400,
+            "InvalidHandle",
+        ),
+        // A domain that does not name the account (nothing answers for it here).
+        ("somewhere.example.com", 400, "InvalidHandle"),
+        ("holder.test", 400, "HandleNotAvailable"),
+    ] {
+        let r = admin_update_handle(&first, PASSWORD, &did, handle).await;
+        assert_error(&r, status, error);
+    }
+    let r = admin_update_handle(&first, "wrong password", &did, "renamed.test").await;
+    assert_error(&r, 401, "AuthenticationRequired");
+    // The other node has no admin password: every admin call is refused there.
+    let r = admin_update_handle(&second, PASSWORD, &did, "renamed.test").await;
+    assert_error(&r, 401, "AuthenticationRequired");
+    let r = admin_update_handle(
+        &first,
+        PASSWORD,
+        "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
+        "renamed.test",
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(client.op_log(&did_parsed).await.unwrap().len(), ops_before);
+    let r = get(
+        &first,
+        "com.atproto.identity.resolveHandle?handle=managed.test",
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["did"], did.as_str(), "{}", r.text());
+
+    let mut firehose = Firehose::connect(second.local_addr, "").await;
+    let r = admin_update_handle(&first, PASSWORD, &did, "Renamed.test").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The directory has one more operation, naming the new handle, signed with the server's key.
+    let doc = client.resolve(&did_parsed).await.unwrap();
+    assert_eq!(doc.handle().unwrap().as_str(), "renamed.test");
+    assert_eq!(
+        client.op_log(&did_parsed).await.unwrap().len(),
+        ops_before + 1
+    );
+    // `#identity` with the new handle, seen through the other node's firehose.
+    match firehose.next().await {
+        Received::Message { t, body } => {
+            assert_eq!(t, "#identity");
+            assert_eq!(text(&body, "did"), Some(did.as_str()));
+            assert_eq!(text(&body, "handle"), Some("renamed.test"));
+        }
+        other => panic!("unexpected frame {other:?}"),
+    }
+    // Both ways, on the other node.
+    let r = get(
+        &second,
+        "com.atproto.identity.resolveIdentity?identifier=renamed.test",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["handle"], "renamed.test");
+    let r = get(
+        &second,
+        "com.atproto.identity.resolveHandle?handle=managed.test",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
     first.stop().await.unwrap();
     second.stop().await.unwrap();
 }

@@ -1,6 +1,6 @@
 // Administration with goat (`goat pds admin …`, the tool operators of the reference PDS use) and
 // the admin password: invite codes, account creation with them, listing, account info, a password
-// reset, an account takedown that every read path and the firehose honour, and its restoration;
+// reset, a handle change that reaches the DID document at the PLC directory, an account takedown that every read path and the firehose honour, and its restoration;
 // record and blob takedowns; a wrong or missing admin password changes nothing.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -185,6 +185,28 @@ describe('administration with goat and the admin password', { skip: !goatAvailab
     await setSubject(blobRef, false)
     assert.equal((await xrpc('com.atproto.repo.getRecord', { query: reads['com.atproto.repo.getRecord'] })).status, 200)
     assert.equal((await xrpc('com.atproto.sync.getBlob', { query: reads['com.atproto.sync.getBlob'] })).status, 200)
+  })
+
+  test('goat changes a handle: the DID document at the PLC directory names it and the firehose says #identity', async () => {
+    const firehose = await subscribe(env.localUrl)
+    const plcLog = async () => (await (await fetch(`${env.plcUrl}/${bob}/log`)).json()).length
+    const before = await plcLog()
+    // Taken by another account, or not a handle this server gives: refused, nothing changes.
+    await assert.rejects(admin('account', 'update', '--handle', 'carol.test', bob))
+    await assert.rejects(admin('account', 'update', '--handle', 'x.test', bob))
+    assert.equal(await plcLog(), before)
+    await admin('account', 'update', '--handle', 'robert.test', bob)
+    const doc = await (await fetch(`${env.plcUrl}/${bob}`)).json()
+    assert.deepEqual(doc.alsoKnownAs, ['at://robert.test'])
+    assert.equal(await plcLog(), before + 1)
+    let frame
+    do frame = await firehose.next()
+    while (frame.t !== '#identity' || frame.body.did !== bob)
+    assert.equal(frame.body.handle, 'robert.test')
+    firehose.close()
+    const resolved = await xrpc('com.atproto.identity.resolveIdentity', { query: '?identifier=robert.test' })
+    assert.equal(resolved.json.did, bob, resolved.bytes)
+    assert.equal(JSON.parse(await admin('account', 'info', bob)).handle, 'robert.test')
   })
 
   test('goat updates an email and deletes an account', async () => {

@@ -1,10 +1,12 @@
 //! The pieces every HTTP handler shares: the node's [`AppState`], the mapping of errors to XRPC
 //! responses ([`XrpcError`]), the auth extractors ([`auth`]), JSON body parsing ([`json_body`]), the
-//! status page, and the middleware that drains request bodies an error left unread ([`drain`]).
+//! status page, the middleware that drains request bodies an error left unread ([`drain`]) and the
+//! one that gives a request body a deadline ([`body_deadline`]).
 //! Handlers in [`crate::xrpc`] and [`crate::oauth`] use this room; it calls none of them.
 //! The router that names every path sits above both, in [`crate::routes`].
 
 pub mod auth;
+pub mod body_deadline;
 pub mod body_reader;
 pub mod client_address;
 pub mod drain;

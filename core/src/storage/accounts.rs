@@ -21,6 +21,7 @@ mod email_tokens;
 mod invite_codes;
 mod login_failures;
 mod refresh_tokens;
+mod reserved_keys;
 mod takedowns;
 
 use std::collections::HashMap;
@@ -369,6 +370,7 @@ impl AccountStore {
             if let Some(code) = new.invite_code {
                 invite_codes::record_use(&tx, code, new.did, new.now).await?;
             }
+            reserved_keys::release(&tx, new.did, &new.signing_key.did_key()).await?;
             Ok(())
         }
         .await;

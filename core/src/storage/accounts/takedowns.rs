@@ -1,10 +1,7 @@
-//! The operator's takedowns of single records and blobs (`subject_takedown`), whether an account may
-//! make invite codes, and signing keys reserved for accounts about to arrive. (An account's own
-//! takedown is its `takedown_ref` column.)
+//! The operator's takedowns of single records and blobs (`subject_takedown`) and whether an account
+//! may make invite codes. (An account's own takedown is its `takedown_ref` column.)
 
-use super::{AccountStore, AccountsError};
-use crate::crypto::Keypair;
-use crate::storage::sealing::account_key_context;
+use super::AccountStore;
 use crate::storage::StorageError;
 
 impl AccountStore {
@@ -94,28 +91,5 @@ impl AccountStore {
             )
             .await?;
         Ok(changed > 0)
-    }
-
-    /// Keeps `key` (sealed) for the account `did` that is about to arrive, under its `did:key`.
-    pub async fn reserve_signing_key(
-        &self,
-        did: Option<&str>,
-        key: &Keypair,
-        now: i64,
-    ) -> Result<String, AccountsError> {
-        let public = key.did_key();
-        let sealed = self
-            .sealing
-            .seal(&account_key_context(&public), key.private_bytes().as_ref())
-            .map_err(StorageError::from)?;
-        let _serialised = self.write_lock.lock().await;
-        self.conn
-            .execute(
-                "INSERT INTO reserved_signing_key (public_key, did, private_key, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                (public.as_str(), did, sealed, now),
-            )
-            .await?;
-        Ok(public)
     }
 }

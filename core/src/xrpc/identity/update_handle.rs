@@ -15,7 +15,7 @@ use super::shared::{announce_identity, plc_error};
 use crate::auth::AuthError;
 use crate::http::auth::AccessAuth;
 use crate::http::json_body::JsonBody;
-use crate::http::{AppState, XrpcError};
+use crate::http::{AppState, NodeState, XrpcError};
 use crate::identity::{create_update, IdentityError, PlcUpdate};
 use crate::syntax::{Did, Handle};
 use crate::xrpc::server::create_account::check_handle;
@@ -48,14 +48,33 @@ pub async fn handle(
             ));
         }
     }
-    let requested = input.handle.trim().to_ascii_lowercase();
+    let did = Did::parse(&auth.did).map_err(XrpcError::internal)?;
+    change_handle(&state, &did, &input.handle).await?;
+    Ok(Json(json!({})))
+}
+
+/// Gives the account `did` the handle `requested`: checks it (syntax and length under the server's
+/// domains, else a domain that must already name `did`), refuses one another account holds, signs
+/// and submits the PLC operation when `did` is a did:plc (with this server's rotation key, which
+/// must still be one of the DID's), then stores it and announces `#identity`. Nothing changes when
+/// a step before the directory's refuses. `com.atproto.admin.updateAccountHandle` and
+/// `pocketpds account set-handle` go through here too.
+pub(crate) async fn change_handle(
+    state: &NodeState,
+    did: &Did,
+    requested: &str,
+) -> Result<Handle, XrpcError> {
+    if state.accounts.account_by_did(did.as_str()).await?.is_none() {
+        return Err(AuthError::AccountNotFound.into());
+    }
+    let requested = requested.trim().to_ascii_lowercase();
     let parsed = Handle::parse(&requested).map_err(|e| invalid_handle(e.to_string()))?;
     let handle = if is_service_handle(&parsed, &state.config.service_handle_domains) {
         check_handle(&requested, &state.config.service_handle_domains)?
     } else {
         state.identity.forget_handle(&parsed);
         match state.identity.resolve_handle(&parsed).await {
-            Ok(did) if did.as_str() == auth.did => parsed,
+            Ok(named) if named == *did => parsed,
             Ok(other) => {
                 return Err(invalid_handle(format!(
                     "External handle names {other}, not this account"
@@ -69,13 +88,12 @@ pub async fn handle(
         }
     };
     if let Some(holder) = state.accounts.account_by_handle(handle.as_str()).await? {
-        if holder.did != auth.did {
+        if holder.did != did.as_str() {
             return Err(AuthError::HandleNotAvailable.into());
         }
     }
-    let did = Did::parse(&auth.did).map_err(XrpcError::internal)?;
     if did.as_str().starts_with("did:plc:") {
-        let prev = state.plc.last_op(&did).await.map_err(plc_error)?;
+        let prev = state.plc.last_op(did).await.map_err(plc_error)?;
         let update = PlcUpdate {
             handle: Some(handle.clone()),
             ..PlcUpdate::default()
@@ -88,7 +106,7 @@ pub async fn handle(
             }
             other => XrpcError::internal(other),
         })?;
-        state.plc.submit(&did, &op).await.map_err(plc_error)?;
+        state.plc.submit(did, &op).await.map_err(plc_error)?;
     }
     let found = state
         .accounts
@@ -98,6 +116,6 @@ pub async fn handle(
     if !found {
         return Err(AuthError::AccountNotFound.into());
     }
-    announce_identity(&state, did.as_str(), Some(handle.as_str())).await?;
-    Ok(Json(json!({})))
+    announce_identity(state, did.as_str(), Some(handle.as_str())).await?;
+    Ok(handle)
 }

@@ -8,8 +8,9 @@
 //! With an existing `did` (an account moving here, [`create_migrating`]) the request must carry a
 //! service token from the account's current host: issued by that DID, for this service, bound to
 //! `createAccount`, unexpired and signed by the DID document's current signing key. The account is
-//! created deactivated with a fresh signing key of this server and no repository; `importRepo`,
-//! blob uploads and `activateAccount` complete the move.
+//! created deactivated with no repository, and with the signing key `reserveSigningKey` kept for
+//! its DID (the reservation is then used up), else a fresh one; `importRepo`, blob uploads and
+//! `activateAccount` complete the move.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -197,8 +198,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 const CREATE_ACCOUNT: &str = "com.atproto.server.createAccount";
 
 /// Creates the account of `did`, which moves here from another host: checks `service_token` (see
-/// the module comment), then stores the account deactivated with a fresh signing key and no
-/// repository. The DID document is not touched: the account's old host signs the PLC operation
+/// the module comment), then stores the account deactivated with the key reserved for `did` (or a
+/// fresh one) and no repository. The DID document is not touched: the account's old host signs the PLC operation
 /// that points it here.
 pub async fn create_migrating(
     state: &NodeState,
@@ -258,7 +259,11 @@ pub async fn create_migrating(
             "Handle already taken",
         ));
     }
-    let signing_key = Keypair::generate(Algorithm::K256).map_err(XrpcError::internal)?;
+    // The key reserveSigningKey kept for this DID, which the old host's PLC operation names.
+    let signing_key = match state.accounts.reserved_signing_key(did.as_str()).await? {
+        Some(reserved) => reserved,
+        None => Keypair::generate(Algorithm::K256).map_err(XrpcError::internal)?,
+    };
     let account = create_account(
         &state.accounts,
         &CreateAccount {

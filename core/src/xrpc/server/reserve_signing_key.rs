@@ -1,5 +1,6 @@
 //! `com.atproto.server.reserveSigningKey`: a new repository signing key kept (sealed) for an
-//! account about to arrive, answered with its `did:key`.
+//! account about to arrive, answered with its `did:key`. For a `did` that already has one, the same
+//! key; `createAccount` for that DID takes it up (see `crate::storage::accounts`' reserved keys).
 
 use axum::extract::State;
 use axum::Json;
