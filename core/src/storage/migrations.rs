@@ -173,6 +173,13 @@ pub const MIGRATIONS: &[Migration] = &[
               after_write INTEGER NOT NULL
           ) WITHOUT ROWID;",
     },
+    // A repository being imported waits here, invisible, until it verifies: its blocks, then the
+    // index of what it holds (reachable blocks, records, blob references).
+    Migration {
+        version: 14,
+        name: "import staging",
+        sql: super::import_staging::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
