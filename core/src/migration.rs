@@ -247,6 +247,9 @@ pub async fn activate(state: &NodeState, did: &Did) -> Result<bool, ActivateErro
         .signing_key(did.as_str())
         .await?
         .ok_or_else(|| ActivateError::AccountNotFound(did.to_string()))?;
+    if did.method() == "web" {
+        hosted_here(state, did, &key).await?;
+    }
     let handle = Some(account.handle.as_str());
     let announced = match state.repos.head(did.as_str()).await? {
         None => {
@@ -301,12 +304,48 @@ pub async fn activate(state: &NodeState, did: &Did) -> Result<bool, ActivateErro
     Ok(changed)
 }
 
+/// Checks that the DID document of the did:web account `did` — which its owner edits on their own
+/// domain, as no PLC operation can — names this server as its `#atproto_pds` and `key` as its
+/// atproto signing key, as `getRecommendedDidCredentials` tells them to.
+async fn hosted_here(
+    state: &NodeState,
+    did: &Did,
+    key: &crate::crypto::Keypair,
+) -> Result<(), ActivateError> {
+    let incompatible = |why: String| ActivateError::IncompatibleDidDoc(format!("{did}: {why}"));
+    let document = state
+        .identity
+        .resolve_did(did)
+        .await
+        .map_err(|e| incompatible(format!("the DID document could not be read: {e}")))?;
+    let ours = state.config.public_url.trim_end_matches('/');
+    match document.pds_endpoint() {
+        Some(endpoint) if endpoint.trim_end_matches('/') == ours => {}
+        Some(endpoint) => {
+            return Err(incompatible(format!(
+                "the DID document names {endpoint} as its PDS, not {ours}"
+            )))
+        }
+        None => return Err(incompatible("the DID document names no PDS".into())),
+    }
+    match document.signing_key() {
+        Some(signing) if signing == key.public_key() => Ok(()),
+        _ => Err(incompatible(format!(
+            "the DID document's atproto signing key is not {}",
+            key.public_key().to_did_key()
+        ))),
+    }
+}
+
 /// Why an activation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ActivateError {
     /// No account of that DID here.
     #[error("Account not found: {0}")]
     AccountNotFound(String),
+    /// The account's did:web document does not name this server and the account's key.
+    #[error("The DID document does not let this server host the account: {0}")]
+    IncompatibleDidDoc(String),
     /// The new commit could not be made.
     #[error(transparent)]
     Write(#[from] WriteError),
