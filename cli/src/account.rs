@@ -101,7 +101,8 @@ pub enum AccountCommand {
         out: std::path::PathBuf,
     },
     /// Load a folder written by `export` into a deactivated account (one moving here), verified
-    /// against the DID document as importRepo does.
+    /// against the DID document as importRepo does. Run it again to resume a stopped import: what
+    /// an earlier run stored is not written again.
     Import {
         /// The account's DID.
         #[arg(long)]
@@ -159,12 +160,26 @@ pub async fn run(config: Config, command: AccountCommand) -> Result<(), String> 
             println!("exported {did} to {}", out.display());
         }
         AccountCommand::Import { did, from } => {
-            let summary = admin::import_account(&state, &did, &from, &show)
+            let outcome = admin::import_account(&state, &did, &from, std::sync::Arc::new(show))
                 .await
                 .map_err(|e| e.to_string())?;
+            match &outcome.repository {
+                Some(summary) => println!(
+                    "imported {did}: commit {} rev {}, {} records; {} blocks written, {} already staged",
+                    summary.commit,
+                    summary.rev,
+                    summary.records,
+                    summary.staged.stored,
+                    summary.staged.reused
+                ),
+                None => println!(
+                    "{did} already holds the repository of commit {}",
+                    outcome.commit
+                ),
+            }
             println!(
-                "imported {did}: commit {} rev {}, {} records",
-                summary.commit, summary.rev, summary.records
+                "blobs: {} uploaded ({} bytes), {} already present",
+                outcome.blobs_uploaded, outcome.blob_bytes_uploaded, outcome.blobs_present
             );
         }
         other => return administer(&state, other).await.map_err(|e| e.to_string()),

@@ -236,3 +236,165 @@ async fn an_account_is_exported_to_a_folder_and_imported_into_an_account_moving_
     assert_eq!(missing["blobs"], json!([]));
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_mid_transfer_resumes_without_sending_again_what_it_stored() {
+    const BLOBS: usize = 40;
+    let plc = plc::PlcServer::start();
+    let (dir_a, dir_b, folder) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = node::start(config(dir_a.path(), &plc.url)).await.unwrap();
+    let account = call(
+        a.local_addr,
+        "POST",
+        "/xrpc/com.atproto.server.createAccount".into(),
+        None,
+        json_body(json!({"handle": "alice.test", "password": "hunter2hunter2"})),
+    )
+    .await;
+    let did = account["did"].as_str().unwrap().to_owned();
+    let token = account["accessJwt"].as_str().unwrap().to_owned();
+    for i in 0..BLOBS {
+        // A different picture each time, 200 kB, so that each upload takes a moment.
+        let mut image = b"\x89PNG\r\n\x1a\n".to_vec();
+        image.extend((0..200_000u32).map(|j| (j.wrapping_mul(31) ^ i as u32) as u8));
+        let blob = call(
+            a.local_addr,
+            "POST",
+            "/xrpc/com.atproto.repo.uploadBlob".into(),
+            Some(token.clone()),
+            Some(("image/png", image)),
+        )
+        .await["blob"]
+            .clone();
+        let record = json!({"$type": "app.bsky.feed.post", "text": format!("picture {i}"),
+            "createdAt": "2024-01-01T00:00:00.000Z",
+            "embed": {"$type": "app.bsky.embed.images", "images": [{"alt": "", "image": blob}]}});
+        call(
+            a.local_addr,
+            "POST",
+            "/xrpc/com.atproto.repo.createRecord".into(),
+            Some(token.clone()),
+            json_body(json!({"repo": did, "collection": "app.bsky.feed.post", "record": record})),
+        )
+        .await;
+    }
+    let service_token = call(
+        a.local_addr,
+        "GET",
+        "/xrpc/com.atproto.server.getServiceAuth?aud=did:web:localhost&lxm=com.atproto.server.createAccount".into(),
+        Some(token),
+        None,
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.stop().await.unwrap();
+    let exported = pocketpds(
+        dir_a.path(),
+        &plc.url,
+        &[
+            "account",
+            "export",
+            "--did",
+            &did,
+            "--out",
+            folder.path().to_str().unwrap(),
+        ],
+    );
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+
+    let b = node::start(config(dir_b.path(), &plc.url)).await.unwrap();
+    let moving = call(
+        b.local_addr,
+        "POST",
+        "/xrpc/com.atproto.server.createAccount".into(),
+        Some(service_token),
+        json_body(json!({"did": did, "handle": "alice.test", "password": "hunter2hunter2"})),
+    )
+    .await;
+    let new_token = moving["accessJwt"].as_str().unwrap().to_owned();
+    b.stop().await.unwrap();
+
+    // The first run is killed (SIGKILL) once its third blob is stored.
+    let import_args = [
+        "account",
+        "import",
+        "--did",
+        &did,
+        "--from",
+        folder.path().to_str().unwrap(),
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_pocketpds"))
+        .args(import_args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PDS_DATA_DIRECTORY", dir_b.path())
+        .env("PDS_DID_PLC_URL", &plc.url)
+        .env("PDS_DEV_MODE", "true")
+        .env("PDS_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pocketpds");
+    let stderr = first.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("blobs: 3/") {
+            first.kill().unwrap();
+            break;
+        }
+    }
+    let status = first.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the first run ended before it was killed:\n{seen}"
+    );
+
+    // The second run finds the repository stored and the blobs of the first run present.
+    let second = pocketpds(dir_b.path(), &plc.url, &import_args);
+    let out = text(&second.stdout);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(out.contains("already holds the repository"), "{out}");
+    let counts = out
+        .lines()
+        .find_map(|l| l.strip_prefix("blobs: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let numbers: Vec<usize> = counts
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (uploaded, present) = (numbers[0], numbers[2]);
+    assert!(present >= 3, "{out}");
+    assert_eq!(uploaded + present, BLOBS, "{out}");
+
+    let b = node::start(config(dir_b.path(), &plc.url)).await.unwrap();
+    let status = call(
+        b.local_addr,
+        "GET",
+        "/xrpc/com.atproto.server.checkAccountStatus".into(),
+        Some(new_token.clone()),
+        None,
+    )
+    .await;
+    assert_eq!(status["indexedRecords"], BLOBS);
+    assert_eq!(status["expectedBlobs"], BLOBS);
+    assert_eq!(status["importedBlobs"], BLOBS);
+    let missing = call(
+        b.local_addr,
+        "GET",
+        "/xrpc/com.atproto.repo.listMissingBlobs".into(),
+        Some(new_token),
+        None,
+    )
+    .await;
+    assert_eq!(missing["blobs"], json!([]));
+    b.stop().await.unwrap();
+}

@@ -628,30 +628,113 @@ pub async fn export_account(
     Ok(())
 }
 
+/// What [`import_account`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountImport {
+    /// The repository import, or `None` when the account's repository already was the folder's
+    /// (an earlier run stored it).
+    pub repository: Option<crate::migration::ImportSummary>,
+    /// The account's head commit afterwards.
+    pub commit: String,
+    /// Blobs uploaded by this run.
+    pub blobs_uploaded: u64,
+    /// Their bytes.
+    pub blob_bytes_uploaded: u64,
+    /// Blobs the account already held (an earlier run uploaded them), left alone.
+    pub blobs_present: u64,
+}
+
+/// A file read with blocking calls as an [`tokio::io::AsyncRead`] (for the command line, where
+/// nothing else waits on the thread).
+struct BlockingFile(std::io::BufReader<std::fs::File>);
+
+impl tokio::io::AsyncRead for BlockingFile {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::io::Read;
+        let read = self.0.read(buf.initialize_unfilled());
+        std::task::Poll::Ready(read.map(|n| buf.advance(n)))
+    }
+}
+
+fn open_car(path: &std::path::Path) -> Result<BlockingFile, AdminError> {
+    let file = std::fs::File::open(path).map_err(|e| io_error("reading", path, e))?;
+    Ok(BlockingFile(std::io::BufReader::with_capacity(
+        256 * 1024,
+        file,
+    )))
+}
+
 /// Loads an account folder written by [`export_account`] into the deactivated account `did`: the
-/// repository through the same verification as `com.atproto.repo.importRepo`, then each blob as
-/// `uploadBlob` stores it. Files are read with blocking calls, as in [`export_account`].
+/// repository through the same staging and verification as `com.atproto.repo.importRepo`
+/// (streamed from the file), then each blob as `uploadBlob` stores it. A run that was stopped
+/// (killed, or the database unreachable) is resumed by running it again: a repository already
+/// stored (the account's head is the folder's commit) is not read again, blocks an earlier run
+/// staged are not written again, and blobs the account holds are skipped. Files are read with
+/// blocking calls, as in [`export_account`].
 pub async fn import_account(
     state: &NodeState,
     did: &str,
     dir: &std::path::Path,
-    progress: &dyn Fn(Progress),
-) -> Result<crate::migration::ImportSummary, AdminError> {
+    progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
+) -> Result<AccountImport, AdminError> {
     let did = crate::syntax::Did::parse(did).map_err(|e| AdminError::Refused {
         error: "InvalidRequest".into(),
         message: e.to_string(),
     })?;
     let car_path = dir.join(REPO_FILE);
-    let car = std::fs::read(&car_path).map_err(|e| io_error("reading", &car_path, e))?;
-    let summary =
-        crate::migration::import_repo(state, &did, &car[..], crate::migration::MAX_IMPORT_BYTES)
-            .await
-            .map_err(XrpcError::from)?;
-    progress(Progress {
-        what: "repository",
-        done: summary.blocks,
-        total: Some(summary.blocks),
-    });
+    let invalid = |e: crate::repo::car::CarError| AdminError::Refused {
+        error: "InvalidRequest".into(),
+        message: format!("Invalid repository: {e}"),
+    };
+    let root = {
+        let reader = crate::repo::car::CarReader::new(
+            open_car(&car_path)?,
+            crate::repo::car::CarLimits::default(),
+        )
+        .await
+        .map_err(invalid)?;
+        reader.roots().first().copied()
+    };
+    let head = state.repos.head(did.as_str()).await?;
+    let already = matches!((&head, root), (Some(head), Some(root)) if head.commit == root);
+    let (repository, commit) = if already {
+        let commit = root.map(|c| c.to_string()).unwrap_or_default();
+        progress(Progress {
+            what: "repository already imported",
+            done: 0,
+            total: None,
+        });
+        (None, commit)
+    } else {
+        let report = std::sync::Arc::clone(&progress);
+        let staged: crate::migration::ImportProgress = std::sync::Arc::new(move |counts| {
+            report(Progress {
+                what: "repository blocks",
+                done: counts.stored + counts.reused,
+                total: None,
+            })
+        });
+        let summary = crate::migration::import_repo(
+            state,
+            &did,
+            open_car(&car_path)?,
+            state.config.max_import_bytes,
+            Some(staged),
+        )
+        .await
+        .map_err(XrpcError::from)?;
+        progress(Progress {
+            what: "repository",
+            done: summary.blocks,
+            total: Some(summary.blocks),
+        });
+        let commit = summary.commit.clone();
+        (Some(summary), commit)
+    };
     let index_path = dir.join(BLOBS_INDEX);
     let index =
         std::fs::read_to_string(&index_path).map_err(|e| io_error("reading", &index_path, e))?;
@@ -660,35 +743,50 @@ pub async fn import_account(
         .filter_map(|line| line.split_once('\t'))
         .collect();
     let total = lines.len() as u64;
+    let store = state.blobs.store();
+    let mut outcome = AccountImport {
+        repository,
+        commit,
+        blobs_uploaded: 0,
+        blob_bytes_uploaded: 0,
+        blobs_present: 0,
+    };
     for (done, (cid, mime_type)) in lines.into_iter().enumerate() {
         let cid: crate::repo::Cid = cid.parse().map_err(|_| AdminError::Refused {
             error: "InvalidRequest".into(),
             message: format!("{}: not a CID: {cid}", index_path.display()),
         })?;
-        let path = dir.join(BLOBS_DIR).join(cid.to_string());
-        let bytes =
-            bytes::Bytes::from(std::fs::read(&path).map_err(|e| io_error("reading", &path, e))?);
-        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..bytes.len())
-            .step_by(256 * 1024)
-            .map(|at| Ok(bytes.slice(at..bytes.len().min(at + 256 * 1024))))
-            .collect();
-        let mut stream = futures_util::stream::iter(chunks);
-        let stored = state
-            .blobs
-            .upload(
-                state.storage.connect().await?,
-                state.storage.mode(),
-                did.as_str(),
-                mime_type,
-                &mut stream,
-            )
-            .await
-            .map_err(XrpcError::from)?;
-        if stored.cid != cid {
-            return Err(AdminError::Refused {
-                error: "InvalidRequest".into(),
-                message: format!("{} does not hash to its name", path.display()),
-            });
+        if store.blob(did.as_str(), &cid).await?.is_some() {
+            outcome.blobs_present += 1;
+        } else {
+            let path = dir.join(BLOBS_DIR).join(cid.to_string());
+            let bytes = bytes::Bytes::from(
+                std::fs::read(&path).map_err(|e| io_error("reading", &path, e))?,
+            );
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..bytes.len())
+                .step_by(256 * 1024)
+                .map(|at| Ok(bytes.slice(at..bytes.len().min(at + 256 * 1024))))
+                .collect();
+            let mut stream = futures_util::stream::iter(chunks);
+            let stored = state
+                .blobs
+                .upload(
+                    state.storage.connect().await?,
+                    state.storage.mode(),
+                    did.as_str(),
+                    mime_type,
+                    &mut stream,
+                )
+                .await
+                .map_err(XrpcError::from)?;
+            if stored.cid != cid {
+                return Err(AdminError::Refused {
+                    error: "InvalidRequest".into(),
+                    message: format!("{} does not hash to its name", path.display()),
+                });
+            }
+            outcome.blobs_uploaded += 1;
+            outcome.blob_bytes_uploaded += bytes.len() as u64;
         }
         progress(Progress {
             what: "blobs",
@@ -696,5 +794,5 @@ pub async fn import_account(
             total: Some(total),
         });
     }
-    Ok(summary)
+    Ok(outcome)
 }

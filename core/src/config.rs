@@ -110,6 +110,9 @@ pub struct Config {
     pub report_service_did: Option<String>,
     /// Largest blob upload in bytes (`PDS_BLOB_UPLOAD_LIMIT`).
     pub blob_upload_limit: u64,
+    /// Largest repository CAR an import accepts, in bytes (`PDS_MAX_IMPORT_BYTES`, default
+    /// 256 MiB): it also bounds what an account's import staging holds in the database.
+    pub max_import_bytes: u64,
     /// How long an uploaded blob that no record references is kept, in seconds
     /// (`PDS_BLOB_GRACE_SECONDS`, default one hour).
     pub blob_grace_seconds: u64,
@@ -328,6 +331,7 @@ impl Config {
             report_service_url: var("PDS_REPORT_SERVICE_URL"),
             report_service_did: var("PDS_REPORT_SERVICE_DID"),
             blob_upload_limit: number("PDS_BLOB_UPLOAD_LIMIT", DEFAULT_BLOB_UPLOAD_LIMIT)?,
+            max_import_bytes: number("PDS_MAX_IMPORT_BYTES", crate::migration::MAX_IMPORT_BYTES)?,
             blob_grace_seconds: number("PDS_BLOB_GRACE_SECONDS", DEFAULT_BLOB_GRACE_SECONDS)?,
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
@@ -518,6 +522,7 @@ mod tests {
             ("PDS_SERVICE_HANDLE_DOMAINS", "example.com"),
             ("PDS_HOSTNAME", "https://x"),
             ("PDS_BLOB_UPLOAD_LIMIT", "-1"),
+            ("PDS_MAX_IMPORT_BYTES", "256M"),
             ("PDS_BLOB_GRACE_SECONDS", "soon"),
             ("PDS_MAX_SUBSCRIPTION_BUFFER", "many"),
             ("PDS_REPO_BACKFILL_LIMIT_MS", "1d"),

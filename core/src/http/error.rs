@@ -211,6 +211,9 @@ impl From<crate::migration::ActivateError> for XrpcError {
             ActivateError::AccountNotFound(_) => {
                 XrpcError::new(StatusCode::BAD_REQUEST, "AccountNotFound", e.to_string())
             }
+            ActivateError::IncompatibleDidDoc(_) => {
+                XrpcError::new(StatusCode::BAD_REQUEST, "InvalidRequest", e.to_string())
+            }
             ActivateError::Write(e) => e.into(),
             ActivateError::Storage(e) => e.into(),
         }

@@ -180,6 +180,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "record revision index",
         sql: "CREATE INDEX record_rev ON record (did, rev);",
     },
+    // A repository being imported waits here, invisible, until it verifies: its blocks, then the
+    // index of what it holds (reachable blocks, records, blob references).
+    Migration {
+        version: 15,
+        name: "import staging",
+        sql: super::import_staging::SCHEMA,
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -23,6 +23,7 @@ pub mod crawl_requests;
 mod error;
 pub mod event_signal;
 pub mod events;
+pub mod import_staging;
 mod migrations;
 pub mod oauth_store;
 pub mod preferences;
@@ -46,10 +47,11 @@ pub use blobs::{BlobStore, MissingBlob, PendingUpload, StoredBlob};
 pub use blocks::LibsqlBlockStore;
 pub use error::StorageError;
 pub use event_signal::EventSignal;
+pub use import_staging::{ImportStaging, StagedCounts, StagedEntry};
 pub use migrations::{apply_migrations, migrate, schema_version, Migration, MIGRATIONS};
 pub use oauth_store::OAuthStore;
 pub use replication::{Primary, Replication, ReplicationStatus, StorageMode};
-pub use repo_store::{Announce, ApplyError, CommitResult, ImportedRecord, RecentRecord, RepoStore};
+pub use repo_store::{Announce, ApplyError, CommitResult, RecentRecord, RepoStore};
 pub use sealing::{SealingError, SealingKey};
 
 /// The most rows one `delete_expired` statement of a store removes, so that it holds the database's

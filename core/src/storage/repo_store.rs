@@ -33,7 +33,6 @@ use libsql::{Connection, Value};
 pub use apply::ApplyError;
 pub use blocks::{RepoBlocks, RevBlock, MAX_BLOCKS_PAGE};
 pub use cache::DEFAULT_CACHE_BYTES;
-pub use import::ImportedRecord;
 
 use super::error::StorageError;
 use super::events::{self, account_event, identity_event, EventKind};
@@ -250,7 +249,15 @@ impl RepoStore {
             .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
             .await?;
         let outcome = async {
-            for table in ["repo_root", "repo_commit", "record", "repo_block", "event"] {
+            for table in [
+                "repo_root",
+                "repo_commit",
+                "record",
+                "repo_block",
+                "event",
+                "import_entry",
+                "import_block",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE did = ?1"),
                     [did.as_str()],

@@ -21,7 +21,7 @@ pub use reader::{
     read_car, CarBlock, CarLimits, CarReader, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADER_BYTES,
     PREALLOCATE_MAX,
 };
-pub use verify::{import_car, verify_repo, VerifiedRepo};
+pub use verify::{import_car, stage_car, verify_repo, VerifiedRepo};
 pub use writer::{
     encode_car, encode_section_into, header_bytes, section_bytes, CarWriter, WRITE_CHUNK,
 };

@@ -5,6 +5,7 @@
 
 use tokio::io::AsyncRead;
 
+use super::error::CarError;
 use super::reader::{CarLimits, CarReader};
 use crate::crypto::PublicKey;
 use crate::repo::block_store::BlockStore;
@@ -34,6 +35,9 @@ pub struct VerifiedRepo {
 
 /// How many blocks go to the store in one batch while a CAR is read.
 const BATCH: usize = 1024;
+/// How many bytes of blocks go to the store in one batch at most (a batch closes at whichever of
+/// [`BATCH`] blocks or this comes first), so staging holds little of the CAR in memory.
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// Reads a repository CAR into `store` (every block checked against its CID on the way), then
 /// verifies it with [`verify_repo`].
@@ -44,6 +48,19 @@ pub async fn import_car<R: AsyncRead + Unpin, S: BlockStore>(
     did: &str,
     key: &PublicKey,
 ) -> Result<VerifiedRepo, RepoError> {
+    let root = stage_car(reader, limits, store).await?;
+    verify_repo(store, root, did, key).await
+}
+
+/// Reads a repository CAR into `store` in batches of at most [`BATCH`] blocks and
+/// [`BATCH_BYTES`] bytes (every block checked against its CID on the way) and returns its root,
+/// the commit's CID. Nothing is verified beyond the blocks' hashes: see [`verify_repo`]. When the
+/// input breaks off, the whole blocks read so far are stored before the error is returned.
+pub async fn stage_car<R: AsyncRead + Unpin, S: BlockStore>(
+    reader: R,
+    limits: CarLimits,
+    store: &S,
+) -> Result<Cid, RepoError> {
     let mut car = CarReader::new(reader, limits).await?;
     let root = match car.roots() {
         [root] => *root,
@@ -55,14 +72,27 @@ pub async fn import_car<R: AsyncRead + Unpin, S: BlockStore>(
         }
     };
     let mut batch = Vec::with_capacity(BATCH);
-    while let Some(block) = car.next_block().await? {
+    let mut batch_bytes = 0;
+    loop {
+        let block = match car.next_block().await {
+            Ok(Some(block)) => block,
+            Ok(None) => break,
+            Err(err @ (CarError::Io(_) | CarError::Truncated)) => {
+                // The transfer broke off: what arrived whole is kept, for a retry to build on.
+                store.put_many(batch).await?;
+                return Err(err.into());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        batch_bytes += block.1.len();
         batch.push(block);
-        if batch.len() == BATCH {
+        if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
             store.put_many(std::mem::take(&mut batch)).await?;
+            batch_bytes = 0;
         }
     }
     store.put_many(batch).await?;
-    verify_repo(store, root, did, key).await
+    Ok(root)
 }
 
 /// Verifies the repository whose commit is `commit_cid` in `store`: see the module comment.

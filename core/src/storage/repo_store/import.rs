@@ -1,123 +1,107 @@
-//! Storing a repository brought from another host (`com.atproto.repo.importRepo`): the verified
-//! commit, its MST nodes and records replace whatever the account held, with the record index, the
-//! records' blob references and the head, in one transaction. No event is appended: an account
-//! moving in is deactivated, and announces itself when it is activated ([`RepoStore::resign`]).
+//! Storing a repository brought from another host (`com.atproto.repo.importRepo`): once the
+//! staged repository ([`super::super::ImportStaging`]) has verified, its commit, MST nodes and
+//! records replace whatever the account held, with the record index, the records' blob references
+//! and the head, in one transactional batch — one round trip to a primary — whose statements copy
+//! the staged rows inside the database, so the batch stays small however large the repository is.
+//! No event is appended: an account moving in is deactivated, and announces itself when it is
+//! activated ([`RepoStore::resign`]).
 
-use bytes::Bytes;
-use libsql::TransactionBehavior;
-
-use super::super::blocks::insert_blocks;
+use super::super::batch::SqlBatch;
 use super::super::error::StorageError;
 use super::super::events::{account_event, identity_event, EventKind};
+use super::super::import_staging::discard_statements;
+use super::super::replication::NETWORK_TIMEOUT;
 use super::apply::{Announcements, ApplyError};
 use super::{CommitResult, RepoStore};
 use crate::crypto::Keypair;
-use crate::repo::cid::Cid;
 use crate::repo::writer::{event_time, prepare_commit, RepoHead, WriteError};
 use crate::syntax::Did;
 
-/// A record of an imported repository, for the record index.
-#[derive(Debug, Clone)]
-pub struct ImportedRecord {
-    /// Its collection.
-    pub collection: String,
-    /// Its record key.
-    pub rkey: String,
-    /// Its CID.
-    pub cid: Cid,
-    /// The blobs it references (each once).
-    pub blobs: Vec<Cid>,
-}
+/// The imports of a large repository copy many rows in their one batch: more time than a commit's.
+const PUBLISH_TIMEOUT_FACTOR: u32 = 10;
 
 impl RepoStore {
-    /// Replaces the repository of `did` with an imported one whose commit is `head`: `blocks` are
-    /// the commit, its nodes and its records; `records` the index. All or nothing.
-    pub async fn import(
+    /// Replaces the repository of `did` with the imported one staged for it, whose verified commit
+    /// is `head` and which holds `records` records, and drops the staging: all or nothing. The
+    /// batch fails (storing nothing) unless the staged index still holds `records` records and
+    /// every block it names is staged — another import of the same account that changed the
+    /// staging meanwhile is caught here.
+    pub async fn publish_import(
         &self,
         did: &str,
         head: &RepoHead,
-        blocks: &[(Cid, Bytes)],
-        records: &[ImportedRecord],
+        records: u64,
     ) -> Result<(), StorageError> {
         let _signal = self.signal.on_drop();
         let _writer = self.write_lock.lock().await;
         let _connection = self.lock.lock().await;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .await?;
-        let rev = head.rev.to_string();
-        let outcome: Result<(), StorageError> = async {
-            for table in ["repo_root", "repo_commit", "record", "repo_block", "record_blob"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE did = ?1"), [did])
-                    .await?;
-            }
-            insert_blocks(&tx, did, Some(&rev), blocks).await?;
-            for record in records {
-                tx.execute(
-                    "INSERT INTO record (did, collection, rkey, cid, rev) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    (
-                        did,
-                        record.collection.as_str(),
-                        record.rkey.as_str(),
-                        record.cid.to_bytes(),
-                        rev.as_str(),
-                    ),
+        let d = SqlBatch::text(did);
+        let rev = SqlBatch::text(&head.rev.to_string());
+        let mut batch = SqlBatch::new();
+        batch.push(&format!(
+            "INSERT INTO change_guard (changed) SELECT 0 WHERE
+               (SELECT count(*) FROM import_entry WHERE did = {d} AND kind = 'r') <> {records}
+               OR EXISTS (SELECT 1 FROM import_entry e WHERE e.did = {d} AND e.kind IN ('n', 'r')
+                          AND NOT EXISTS (SELECT 1 FROM import_block b
+                                          WHERE b.did = {d} AND b.cid = e.cid))"
+        ));
+        for table in [
+            "repo_root",
+            "repo_commit",
+            "record",
+            "repo_block",
+            "record_blob",
+        ] {
+            batch.push(&format!("DELETE FROM {table} WHERE did = {d}"));
+        }
+        batch.push(&format!(
+            "INSERT INTO repo_block (did, cid, bytes, rev)
+             SELECT did, cid, bytes, {rev} FROM import_block
+             WHERE did = {d} AND cid IN
+               (SELECT cid FROM import_entry WHERE did = {d} AND kind IN ('n', 'r'))"
+        ));
+        batch.push(&format!(
+            "INSERT INTO record (did, collection, rkey, cid, rev)
+             SELECT did, collection, rkey, cid, {rev} FROM import_entry
+             WHERE did = {d} AND kind = 'r'"
+        ));
+        batch.push(&format!(
+            "INSERT OR IGNORE INTO record_blob (did, cid, collection, rkey)
+             SELECT did, cid, collection, rkey FROM import_entry WHERE did = {d} AND kind = 'b'"
+        ));
+        batch.push(&format!(
+            "UPDATE blob SET expires_at = NULL
+             WHERE did = {d} AND expires_at IS NOT NULL
+               AND cid IN (SELECT cid FROM import_entry WHERE did = {d} AND kind = 'b')"
+        ));
+        let commit = SqlBatch::blob(&head.commit.to_bytes());
+        batch.push(&format!(
+            "INSERT INTO repo_commit (did, commit_cid, prev_commit, rev)
+             VALUES ({d}, {commit}, X'', {rev})"
+        ));
+        batch.push(&format!(
+            "INSERT INTO repo_root (did, commit_cid, rev, data_cid, indexed_at)
+             VALUES ({d}, {commit}, {rev}, {}, {})",
+            SqlBatch::blob(&head.data.to_bytes()),
+            SqlBatch::text(&event_time()),
+        ));
+        discard_statements(&mut batch, did);
+        let outcome = match &self.replication {
+            None => batch.run(&self.conn).await,
+            Some(replication) => {
+                match tokio::time::timeout(
+                    NETWORK_TIMEOUT * PUBLISH_TIMEOUT_FACTOR,
+                    batch.run(&self.conn),
                 )
-                .await?;
-                for blob in &record.blobs {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO record_blob (did, cid, collection, rkey)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        (
-                            did,
-                            blob.to_bytes(),
-                            record.collection.as_str(),
-                            record.rkey.as_str(),
-                        ),
-                    )
-                    .await?;
-                    tx.execute(
-                        "UPDATE blob SET expires_at = NULL
-                         WHERE did = ?1 AND cid = ?2 AND expires_at IS NOT NULL",
-                        (did, blob.to_bytes()),
-                    )
-                    .await?;
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(replication.unavailable("an imported repository was not stored")),
                 }
             }
-            tx.execute(
-                "INSERT INTO repo_commit (did, commit_cid, prev_commit, rev) VALUES (?1, ?2, ?3, ?4)",
-                (did, head.commit.to_bytes(), Vec::<u8>::new(), rev.as_str()),
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO repo_root (did, commit_cid, rev, data_cid, indexed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (
-                    did,
-                    head.commit.to_bytes(),
-                    rev.as_str(),
-                    head.data.to_bytes(),
-                    event_time(),
-                ),
-            )
-            .await?;
-            Ok(())
-        }
-        .await;
+        };
         self.cache.forget_account(did);
-        match outcome {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(err) => {
-                if let Err(rollback) = tx.rollback().await {
-                    log::warn!("rolling back a failed repository import failed: {rollback}");
-                }
-                Err(err)
-            }
-        }
+        outcome
     }
 
     /// Signs the account's current tree again with `key` as a new commit, announced as an account

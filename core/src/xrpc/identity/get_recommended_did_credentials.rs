@@ -1,7 +1,8 @@
 //! `com.atproto.identity.getRecommendedDidCredentials`: what the account's DID should state for this
 //! server to host it — this server's PLC rotation key, the account's handle, its repository signing
 //! key and this server's public URL as its PDS. An account moving here gives these to its old host
-//! to sign into a PLC operation.
+//! to sign into a PLC operation. A did:web account gets no rotation keys: its owner puts the rest
+//! into the `did.json` on their domain, and `activateAccount` checks it is there.
 
 use axum::extract::State;
 use axum::Json;
@@ -26,8 +27,7 @@ pub async fn handle(
         .signing_key(&auth.did)
         .await?
         .ok_or(AuthError::AccountNotFound)?;
-    Ok(Json(json!({
-        "rotationKeys": [state.plc_rotation_key.public_key().to_did_key()],
+    let mut credentials = json!({
         "alsoKnownAs": [format!("at://{}", account.handle)],
         "verificationMethods": { "atproto": key.public_key().to_did_key() },
         "services": {
@@ -36,5 +36,10 @@ pub async fn handle(
                 "endpoint": state.config.public_url,
             }
         },
-    })))
+    });
+    // A did:web document has no rotation keys: its owner edits it on their domain.
+    if auth.did.starts_with("did:plc:") {
+        credentials["rotationKeys"] = json!([state.plc_rotation_key.public_key().to_did_key()]);
+    }
+    Ok(Json(credentials))
 }

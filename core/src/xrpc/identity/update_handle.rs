@@ -107,6 +107,17 @@ pub(crate) async fn change_handle(
             other => XrpcError::internal(other),
         })?;
         state.plc.submit(did, &op).await.map_err(plc_error)?;
+    } else {
+        // A did:web document is its owner's to edit: it must name the handle already.
+        let document = state.identity.resolve_did(did).await.map_err(|e| {
+            XrpcError::invalid_request(format!("The DID document of {did} could not be read: {e}"))
+        })?;
+        if document.handle().as_ref() != Some(&handle) {
+            return Err(XrpcError::invalid_request(format!(
+                "The DID document of {did} does not name the handle {handle}: add at://{handle} \
+                 to its alsoKnownAs first"
+            )));
+        }
     }
     let found = state
         .accounts

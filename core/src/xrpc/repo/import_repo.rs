@@ -1,8 +1,11 @@
 //! `com.atproto.repo.importRepo`: an account moving here uploads its repository as a CAR. The body
-//! streams through the CAR reader, bounded by [`MAX_IMPORT_BYTES`]; it is verified whole against the
-//! account's DID document before anything is stored, then replaces the account's repository in one
-//! transaction ([`crate::migration::import_repo`]). Only a deactivated account (one that is moving
-//! here) can import; a retried import replaces the earlier one.
+//! streams through the CAR reader into the account's import staging, bounded by
+//! `PDS_MAX_IMPORT_BYTES`; it is verified whole against the account's DID document before anything
+//! becomes visible, then replaces the account's repository in one transactional batch
+//! ([`crate::migration::import_repo`]). Only a deactivated account (one that is moving here) can
+//! import. A retry after a broken-off transfer sends the whole CAR again; the blocks the earlier
+//! attempt staged are not written again (the answer's `blocksReused` counts them). A retried import
+//! that succeeds replaces the earlier one.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -13,7 +16,7 @@ use serde_json::{json, Value};
 use crate::http::auth::AccessAuth;
 use crate::http::body_reader::BodyReader;
 use crate::http::{AppState, XrpcError};
-use crate::migration::{import_repo, MAX_IMPORT_BYTES};
+use crate::migration::import_repo;
 use crate::syntax::Did;
 
 /// POST handler (the account password's session).
@@ -24,24 +27,27 @@ pub async fn handle(
     body: Body,
 ) -> Result<Json<Value>, XrpcError> {
     auth.require_full()?;
+    let limit = state.config.max_import_bytes;
     if let Some(length) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if length > MAX_IMPORT_BYTES {
+        if length > limit {
             return Err(XrpcError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",
-                format!("Repository CAR exceeds the limit of {MAX_IMPORT_BYTES} bytes"),
+                format!("Repository CAR exceeds the limit of {limit} bytes"),
             ));
         }
     }
     let did = Did::parse(&auth.did).map_err(XrpcError::internal)?;
-    let summary = import_repo(&state, &did, BodyReader::new(body), MAX_IMPORT_BYTES).await?;
+    let summary = import_repo(&state, &did, BodyReader::new(body), limit, None).await?;
     Ok(Json(json!({
         "commit": summary.commit,
         "rev": summary.rev,
         "records": summary.records,
+        "blocksStored": summary.staged.stored,
+        "blocksReused": summary.staged.reused,
     })))
 }

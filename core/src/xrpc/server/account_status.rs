@@ -109,14 +109,17 @@ pub async fn check(
     };
     let blocks = count("SELECT count(*) FROM repo_block WHERE did = ?1").await?;
     let records = count("SELECT count(*) FROM record WHERE did = ?1").await?;
+    let expected_blobs =
+        count("SELECT count(DISTINCT cid) FROM record_blob WHERE did = ?1").await?;
+    let imported_blobs = count("SELECT count(*) FROM blob WHERE did = ?1").await?;
     let mut body = json!({
         "activated": account.is_active(),
         "validDid": true,
         "repoBlocks": blocks,
         "indexedRecords": records,
         "privateStateValues": 0,
-        "expectedBlobs": 0,
-        "importedBlobs": 0,
+        "expectedBlobs": expected_blobs,
+        "importedBlobs": imported_blobs,
     });
     if let Some(head) = head {
         body["repoCommit"] = Value::from(head.commit.to_string());
