@@ -123,10 +123,6 @@ pub struct Config {
     /// The DNS server that handle TXT lookups ask (`PDS_DNS_RESOLVER`, `ip:port`, or an IP for
     /// port 53); `None` uses the system configuration. Read by hosts that supply DNS (the daemon).
     pub dns_resolver: Option<SocketAddr>,
-    /// The request header in which a trusted reverse proxy gives the client's address
-    /// (`PDS_CLIENT_IP_HEADER`, for example `x-real-ip`; of `x-forwarded-for`, the last entry is
-    /// read). `None`: client addresses are unknown (the header could be forged).
-    pub client_ip_header: Option<String>,
     /// Firehose frames queued for one subscriber before it is dropped as too slow
     /// (`PDS_MAX_SUBSCRIPTION_BUFFER`).
     pub max_subscription_buffer: u64,
@@ -189,6 +185,12 @@ impl Config {
     /// Builds the configuration from a lookup of `PDS_*` names (empty values count as unset).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        if var("PDS_CLIENT_IP_HEADER").is_some() {
+            log::warn!(
+                "PDS_CLIENT_IP_HEADER is no longer read: client addresses come from the \
+                 X-Forwarded-For of the proxies in PDS_TRUSTED_PROXIES, else from the socket's peer"
+            );
+        }
         let hostname = var("PDS_HOSTNAME").unwrap_or_else(|| "localhost".into());
         if hostname.contains(['/', ':', ' ']) {
             return Err(err(
@@ -336,7 +338,6 @@ impl Config {
             crawlers: list("PDS_CRAWLERS"),
             dev_mode,
             dns_resolver,
-            client_ip_header: var("PDS_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
             max_subscription_buffer: number(
                 "PDS_MAX_SUBSCRIPTION_BUFFER",
                 DEFAULT_MAX_SUBSCRIPTION_BUFFER,

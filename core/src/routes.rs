@@ -268,6 +268,14 @@ pub fn router(state: AppState) -> Router {
             get(xrpc::sync::get_blocks::handle),
         )
         .route(
+            "/xrpc/com.atproto.sync.getCheckout",
+            query(xrpc::sync::get_checkout::handle),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getHead",
+            query(xrpc::sync::get_head::handle),
+        )
+        .route(
             "/xrpc/com.atproto.sync.getLatestCommit",
             get(xrpc::sync::get_latest_commit::handle),
         )

@@ -254,3 +254,43 @@ async fn the_oauth_sign_in_page_shares_the_allowance_of_create_session() {
     assert!(r.text().contains("Too many failed sign-ins"));
     node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oauth_sign_in_page_counts_a_direct_client_by_its_peer_whatever_it_forwards() {
+    use common::oauth::{Browser, DpopClient};
+    let dir = tempfile::tempdir().unwrap();
+    // No trusted proxy: every X-Forwarded-For below is the client's own invention.
+    let node = pocketpds_core::node::start(config(dir.path(), false))
+        .await
+        .unwrap();
+    seed_account(&node, ALICE, "alice.test").await;
+    let addr = node.local_addr;
+    let (statuses, _) = attempts(
+        addr,
+        |i| {
+            (
+                format!("user{i}.test"),
+                "guess".into(),
+                Some(format!("203.0.113.{}", i + 1)),
+            )
+        },
+        PER_ADDRESS as usize,
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    // The address's allowance is spent, so the sign-in page refuses even Alice's right password,
+    // from a browser that claims yet another address.
+    let mut client = DpopClient::new(&node.state.config.public_url);
+    let request_uri = client.par(addr, "atproto transition:generic").await;
+    let mut browser = Browser {
+        headers: vec![("X-Forwarded-For".into(), "198.51.100.77".into())],
+        ..Browser::default()
+    };
+    let page = browser.open(addr, &request_uri).await;
+    let csrf = Browser::csrf(&page);
+    let r = browser
+        .submit(addr, &request_uri, &csrf, "signin", "alice.test", PASSWORD)
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    node.stop().await.unwrap();
+}

@@ -4,7 +4,8 @@
 //! `ath`, `alg: none` and HS256 proofs, a token presented as Bearer or with another DPoP key, a
 //! replayed code (which revokes its session), a reused refresh token (which revokes the session),
 //! a pushed request reused or expired, a redirect URI mismatch, client metadata on a private
-//! address, a PKCE verifier mismatch — each refused with the right error and no state change.
+//! address, a PKCE verifier mismatch — each refused with the right error and no state change —
+//! and a browser that writes its own `X-Forwarded-For` (its device is listed under its real peer).
 
 mod common;
 
@@ -798,6 +799,45 @@ async fn the_owner_lists_and_revokes_sessions_and_revocation_is_immediate() {
         )
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// The browsers an account stays signed in on are listed under the client address every other rule
+/// counts by: a browser that reaches the node directly and writes its own `X-Forwarded-For` is
+/// listed under its socket's peer; behind a trusted proxy, under the address the proxy forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_does_not_name_the_device_but_a_trusted_proxy_s_does() {
+    for (trusted, listed) in [(false, "127.0.0.1"), (true, "203.0.113.9")] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = local_config(dir.path());
+        if trusted {
+            config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        }
+        let node = node::start(config).await.unwrap();
+        let (_, legacy) = seed_account(&node, ALICE, "alice.test").await;
+        let addr = node.local_addr;
+        let request_uri = client(&node).par(addr, GENERIC).await;
+        let mut browser = Browser {
+            headers: vec![("X-Forwarded-For".into(), "203.0.113.9".into())],
+            remember: true,
+            ..Browser::default()
+        };
+        browser
+            .approve(addr, &request_uri, "alice.test", PASSWORD)
+            .await;
+        let r = send(
+            addr,
+            "GET",
+            "/xrpc/dev.pocketpds.oauth.listSessions",
+            vec![("Authorization".into(), format!("Bearer {legacy}"))],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let devices = r.json()["devices"].as_array().unwrap().clone();
+        assert_eq!(devices.len(), 1, "{devices:?}");
+        assert_eq!(devices[0]["ipAddress"], listed, "trusted proxy: {trusted}");
+        node.stop().await.unwrap();
+    }
 }
 
 /// Two nodes on one database behind one public URL (a load balancer's): the nonce one node hands

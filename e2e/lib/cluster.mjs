@@ -19,8 +19,10 @@
 //   // `startTimeoutMs` gives a slow node longer to start
 //   startCluster({ nodeCommand: (i) => (i === 1 ? ['qemu-aarch64', ['-L', sysroot, bin]] : null) })
 //
-// nginx passes the client's address in X-Real-IP (the nodes read it: PDS_CLIENT_IP_HEADER) and in
-// X-Forwarded-For (read only from PDS_TRUSTED_PROXIES, which a test may set through `env`).
+// nginx appends the client's address to X-Forwarded-For; the nodes believe that header only from
+// nginx's own address (PDS_TRUSTED_PROXIES=127.0.0.1), as an operator's nodes behind a load balancer
+// would. A client on 127.0.0.1 itself is then known as 127.0.0.1 (its forwarded address is the
+// proxy's); tests that need another client address connect from 127.0.0.2.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -142,7 +144,6 @@ ${websockets ? `  map $http_upgrade $connection_upgrade {
     location / {
       proxy_pass http://pds;
       proxy_set_header Host $http_host;
-      proxy_set_header X-Real-IP $remote_addr;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_next_upstream error timeout;
       proxy_request_buffering ${requestBuffering ? 'on' : 'off'};
@@ -233,8 +234,8 @@ export async function startCluster({
             ...(replica
               ? { PDS_DATABASE_URL: primary.url, PDS_SECRETS_KEY: secretsKey, PDS_SYNC_INTERVAL_MS: String(syncIntervalMs) }
               : {}),
-            // nginx gives the client's address; only the nodes behind it trust the header.
-            PDS_CLIENT_IP_HEADER: 'x-real-ip',
+            // nginx forwards the client's address; the nodes behind it trust its header only.
+            PDS_TRUSTED_PROXIES: '127.0.0.1',
             ...commonEnv,
             ...extraEnv[i],
           },

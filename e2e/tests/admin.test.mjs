@@ -128,6 +128,8 @@ describe('administration with goat and the admin password', { skip: !goatAvailab
       'com.atproto.sync.getRecord': `?did=${bob}&collection=app.bsky.feed.post&rkey=${rkey}`,
       'com.atproto.sync.getRepo': `?did=${bob}`,
       'com.atproto.sync.getLatestCommit': `?did=${bob}`,
+      'com.atproto.sync.getHead': `?did=${bob}`,
+      'com.atproto.sync.getCheckout': `?did=${bob}`,
       'com.atproto.sync.getBlob': `?did=${bob}&cid=${cid}`,
       'com.atproto.sync.listBlobs': `?did=${bob}`,
       'com.atproto.sync.getBlocks': `?did=${bob}&cids=${post.data.cid}`,

@@ -20,7 +20,6 @@ describe('login throttling across a cluster behind nginx', () => {
       env: {
         PDS_LOGIN_WINDOW_SECONDS: String(WINDOW_SECONDS),
         PDS_LOGIN_MAX_FAILURES_PER_ACCOUNT: String(PER_ACCOUNT),
-        PDS_TRUSTED_PROXIES: '127.0.0.1',
       },
     })
     await new AtpAgent({ service: cluster.lbUrl }).createAccount({ handle, password })

@@ -227,6 +227,14 @@ describe('repository through the official atproto client', () => {
       assert.equal(err.error, 'RepoNotFound')
       return true
     })
+    // The deprecated two answer as the reference PDS does: the account is checked first.
+    for (const method of ['getHead', 'getCheckout']) {
+      await assert.rejects(agent.com.atproto.sync[method]({ did: unknown }), (err) => {
+        assert.equal(err.status, 400, method)
+        assert.equal(err.error, 'RepoNotFound', method)
+        return true
+      })
+    }
   })
 
   test('sync.getRepo is a full repository signed by the key in the DID document', async () => {
@@ -247,6 +255,22 @@ describe('repository through the official atproto client', () => {
     assert.equal(record.displayName, 'Alice B.')
 
     // The same CAR under another key must fail: the check above is able to fail.
+    const stranger = (await Secp256k1Keypair.create()).did()
+    await assert.rejects(verifyRepoCar(car, did, stranger), /Invalid signature/)
+  })
+
+  test('the deprecated sync.getHead and getCheckout give the head commit and its verified repository', async () => {
+    const signingKey = await signingKeyFromPlc(env.plcUrl, did)
+    const latest = await agent.com.atproto.sync.getLatestCommit({ did })
+    const head = await agent.com.atproto.sync.getHead({ did })
+    assert.equal(head.data.root, latest.data.cid)
+    const { data: car } = await agent.com.atproto.sync.getCheckout({ did })
+    const { root } = await readCarWithRoot(car)
+    assert.equal(root.toString(), head.data.root)
+    const verified = await verifyRepoCar(car, did, signingKey)
+    assert.equal(verified.commit.rev, latest.data.rev)
+    const keys = verified.creates.map((c) => `${c.collection}/${c.rkey}`).sort()
+    assert.deepEqual(keys, [`${POST}/${written.batch.rkey}`, `${PROFILE}/self`].sort())
     const stranger = (await Secp256k1Keypair.create()).did()
     await assert.rejects(verifyRepoCar(car, did, stranger), /Invalid signature/)
   })

@@ -12,8 +12,12 @@
 //! rotation). Any other use of a replaced secret means the cookie was copied: the device is
 //! forgotten, with every account remembered on it, and the request is treated as a new browser.
 //!
-//! Client addresses come from the header a trusted reverse proxy sets (`PDS_CLIENT_IP_HEADER`,
-//! for example `X-Real-IP`); without one no address is known, and the grace applies by time only.
+//! The client address is the one every other per-address rule uses
+//! ([`crate::http::client_address`]): the socket's peer, or — only when that peer is a trusted proxy
+//! (`PDS_TRUSTED_PROXIES`) — the right-most `X-Forwarded-For` address that is not one. A browser
+//! cannot choose the address its device is recorded under.
+
+use std::net::IpAddr;
 
 use axum::http::{header, HeaderMap};
 use sha2::{Digest, Sha256};
@@ -85,30 +89,27 @@ fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// Who is asking: the browser's `User-Agent` and, behind a trusted proxy, its address.
+/// Who is asking: the browser's client address and `User-Agent`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The client address, when a trusted proxy header gives one.
+    /// The client address, when known (a request that came through the node's listener).
     pub ip: Option<String>,
     /// The `User-Agent`, cut to 256 characters.
     pub user_agent: Option<String>,
 }
 
 impl ClientInfo {
-    /// Reads the request's headers; `ip_header` is the header a trusted proxy sets (its last
-    /// comma-separated entry is the address that proxy saw).
-    pub fn from_headers(headers: &HeaderMap, ip_header: Option<&str>) -> ClientInfo {
-        let ip = ip_header
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-            .map(|ip| ip.to_string());
+    /// The client of a request: `address` as [`ClientAddress`](crate::http::client_address::ClientAddress)
+    /// resolved it, and the `User-Agent` of `headers`.
+    pub fn new(address: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
         let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect());
-        ClientInfo { ip, user_agent }
+        ClientInfo {
+            ip: address.map(|a| a.to_canonical().to_string()),
+            user_agent,
+        }
     }
 }
 
@@ -245,18 +246,30 @@ mod tests {
     }
 
     #[test]
-    fn the_client_address_comes_only_from_the_configured_header() {
+    fn the_client_is_the_resolved_address_never_a_header_the_browser_writes() {
+        use crate::http::client_address::{resolve, IpBlock};
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "10.0.0.1, 127.0.0.2".parse().unwrap());
-        h.insert("x-real-ip", "not an address".parse().unwrap());
-        assert_eq!(ClientInfo::from_headers(&h, None).ip, None);
+        h.insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        h.insert("x-real-ip", "198.51.100.9".parse().unwrap());
+        h.insert(header::USER_AGENT, "x".repeat(300).parse().unwrap());
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        let proxy: Vec<IpBlock> = vec!["192.0.2.1".parse().unwrap()];
+        // A browser that is not behind a trusted proxy is recorded under its peer address.
+        let direct = ClientInfo::new(resolve(Some(peer), &h, &[]), &h);
+        assert_eq!(direct.ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(direct.user_agent.as_deref().map(str::len), Some(256));
+        // Behind one, under the address the proxy forwarded (X-Real-IP counts for nothing).
+        let proxied = ClientInfo::new(resolve(Some(peer), &h, &proxy), &h);
+        assert_eq!(proxied.ip.as_deref(), Some("203.0.113.7"));
+        // IPv4-mapped IPv6 peers are written as IPv4, so one browser has one address.
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert_eq!(
-            ClientInfo::from_headers(&h, Some("x-forwarded-for"))
+            ClientInfo::new(Some(mapped), &HeaderMap::new())
                 .ip
                 .as_deref(),
-            Some("127.0.0.2")
+            Some("192.0.2.1")
         );
-        assert_eq!(ClientInfo::from_headers(&h, Some("x-real-ip")).ip, None);
+        assert_eq!(ClientInfo::new(None, &h).ip, None);
     }
 
     #[tokio::test]

@@ -42,8 +42,6 @@ pub struct OAuthServer {
     pub accounts: AccountStore,
     /// Development mode: plain-http links on the consent page.
     pub dev_mode: bool,
-    /// The header a trusted reverse proxy puts the client's address in (`PDS_CLIENT_IP_HEADER`).
-    pub client_ip_header: Option<String>,
 }
 
 impl OAuthServer {
@@ -93,7 +91,6 @@ impl OAuthServer {
             clients: ClientResolver::new()?,
             accounts,
             dev_mode: config.dev_mode,
-            client_ip_header: config.client_ip_header.clone(),
         })
     }
 
@@ -113,11 +110,6 @@ impl OAuthServer {
     /// The nonce to send in `DPoP-Nonce`.
     pub fn next_nonce(&self) -> String {
         self.nonces.next(self.now_ms())
-    }
-
-    /// The browser's address (behind a trusted proxy) and `User-Agent`.
-    pub fn client_info(&self, headers: &HeaderMap) -> super::device::ClientInfo {
-        super::device::ClientInfo::from_headers(headers, self.client_ip_header.as_deref())
     }
 
     /// The URL of one of this server's paths (`/oauth/token`).

@@ -280,6 +280,10 @@ impl DpopClient {
 #[derive(Default)]
 pub struct Browser {
     pub cookies: Vec<(String, String)>,
+    /// Headers every request of this browser carries (an `X-Forwarded-For` it writes itself).
+    pub headers: Vec<(String, String)>,
+    /// Whether its sign-ins tick "stay signed in".
+    pub remember: bool,
 }
 
 impl Browser {
@@ -289,6 +293,12 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    fn request_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("Cookie".to_string(), self.cookie_header())];
+        headers.extend(self.headers.iter().cloned());
+        headers
     }
 
     fn keep_cookies(&mut self, r: &Response) {
@@ -321,7 +331,7 @@ impl Browser {
             addr,
             "GET",
             &format!("/oauth/authorize?{}", q.finish()),
-            vec![("Cookie".into(), self.cookie_header())],
+            self.request_headers(),
             None,
         )
         .await;
@@ -378,13 +388,14 @@ impl Browser {
             addr,
             "POST",
             "/oauth/authorize",
-            vec![("Cookie".into(), self.cookie_header())],
+            self.request_headers(),
             Some(form(&[
                 ("request_uri", request_uri),
                 ("csrf", csrf),
                 ("action", action),
                 ("identifier", identifier),
                 ("password", password),
+                ("remember", if self.remember { "1" } else { "0" }),
             ])),
         )
         .await

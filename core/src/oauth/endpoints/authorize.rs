@@ -204,10 +204,11 @@ impl Cookies {
 /// GET handler: the page.
 pub async fn show(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    match render(&state, &headers, uri.query().unwrap_or("")).await {
+    match render(&state, client, &headers, uri.query().unwrap_or("")).await {
         Ok(response) => response,
         Err(e) => page_error(e.status(), e.description()),
     }
@@ -223,6 +224,7 @@ enum Step {
 
 async fn render(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     query: &str,
 ) -> Result<Response, OAuthError> {
@@ -249,7 +251,7 @@ async fn render(
         ));
     }
     let now = oauth.now();
-    let info = oauth.client_info(headers);
+    let info = ClientInfo::new(client, headers);
     let browser = browser(oauth, headers, &info, now, true)
         .await?
         .ok_or_else(|| OAuthError::Internal("no device".into()))?;
@@ -515,7 +517,7 @@ async fn decide(
         .await?
         .ok_or_else(|| OAuthError::InvalidRequest("Unknown request_uri".into()))?;
     let now = oauth.now();
-    let info = oauth.client_info(headers);
+    let info = ClientInfo::new(client, headers);
     let Some(browser) = browser(oauth, headers, &info, now, false).await? else {
         return forbidden("This request was initiated from another device");
     };

@@ -54,18 +54,25 @@ pub async fn handle(
         })
         .transpose()?;
     let (_, head) = repo_access::available(&state, &did).await?;
+    let Some(since) = since else {
+        return Ok(checkout(state, did.as_str().to_owned(), head.commit));
+    };
     let did = did.as_str().to_owned();
     Ok(car_response(move |out| async move {
-        match since {
-            None => {
-                let blocks = state.repos.blocks(&did);
-                let (mut out, _) = export_repo(&blocks, head.commit, out).await?;
-                out.shutdown().await?;
-                Ok::<(), ExportError>(())
-            }
-            Some(since) => blocks_since(&state, &did, head.commit, &since.to_string(), out).await,
-        }
+        blocks_since(&state, &did, head.commit, &since.to_string(), out).await
     }))
+}
+
+/// The streamed CAR of the repository `did` at its commit `root`: the commit, the MST nodes and
+/// the records it reaches, and nothing of earlier commits (`getRepo` without `since`, and
+/// `getCheckout`).
+pub fn checkout(state: AppState, did: String, root: Cid) -> Response {
+    car_response(move |out| async move {
+        let blocks = state.repos.blocks(&did);
+        let (mut out, _) = export_repo(&blocks, root, out).await?;
+        out.shutdown().await?;
+        Ok::<(), ExportError>(())
+    })
 }
 
 /// Writes the CAR of the blocks after `since`, a page at a time.

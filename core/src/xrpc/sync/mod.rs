@@ -3,6 +3,8 @@
 pub mod car_stream;
 pub mod get_blob;
 pub mod get_blocks;
+pub mod get_checkout;
+pub mod get_head;
 pub mod get_latest_commit;
 pub mod get_record;
 pub mod get_repo;

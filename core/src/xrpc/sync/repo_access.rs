@@ -13,9 +13,9 @@ pub fn bad(name: &str, message: String) -> XrpcError {
     XrpcError::new(StatusCode::BAD_REQUEST, name, message)
 }
 
-/// The account and head of `did`: `RepoNotFound` when not hosted (or without a repository),
-/// `RepoTakendown` or `RepoDeactivated` when it is not active.
-pub async fn available(state: &AppState, did: &Did) -> Result<(Account, RepoHead), XrpcError> {
+/// The hosted, active account of `did`: `RepoNotFound` when not hosted, `RepoTakendown` or
+/// `RepoDeactivated` when it is not active.
+pub async fn account(state: &AppState, did: &Did) -> Result<Account, XrpcError> {
     let account = state
         .accounts
         .account_by_did(did.as_str())
@@ -38,6 +38,13 @@ pub async fn available(state: &AppState, did: &Did) -> Result<(Account, RepoHead
             format!("Repo has been deactivated: {did}"),
         ));
     }
+    Ok(account)
+}
+
+/// The account and head of `did`: the errors of [`account`], and `RepoNotFound` for an account
+/// without a repository.
+pub async fn available(state: &AppState, did: &Did) -> Result<(Account, RepoHead), XrpcError> {
+    let account = account(state, did).await?;
     let head = state.repos.head(did.as_str()).await?.ok_or_else(|| {
         bad(
             "RepoNotFound",
