@@ -16,14 +16,18 @@ size_of() { awk -v name="$1" -v bytes="$(wc -c < "$2")" 'BEGIN { printf "%s: %d 
 # The library is linked as the phone builds link it (android/pocketpds/build.gradle.kts):
 #  - as a cdylib alone (`cargo rustc --crate-type cdylib`): built together with the `staticlib` and `lib`
 #    crate types, one rustc invocation keeps more code alive in the shared LTO unit (+2.2 MB);
-#  - by LLVM's linker (rust-lld, shipped with the Rust toolchain, as the NDK's clang uses lld) with
-#    identical code folding, and its relative relocations packed: RELR here (glibc 2.36+), Android's
-#    packed format in the NDK build (`--pack-dyn-relocs=android`, API 23+).
+#  - by LLVM's linker (rust-lld, shipped with the Rust toolchain, as the NDK's clang uses lld) with its
+#    relative relocations packed: RELR here (glibc 2.36+), Android's packed format in the NDK build
+#    (`--pack-dyn-relocs=android`, API 23+).
 lld_dir="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
-link_args=(-C link-arg=-fuse-ld=lld -C "link-arg=-B$lld_dir" -C link-arg=-Wl,-z,pack-relative-relocs
-  -C link-arg=-Wl,--icf=all)
+#  - with the paths of the crates' sources shortened (`--remap-path-prefix`): panic locations name
+#    `tokio-1.x/src/…`, not the builder's cargo home (−60 KB, and no build machine's paths in the app).
+link_args=(-C link-arg=-fuse-ld=lld -C "link-arg=-B$lld_dir" -C link-arg=-Wl,-z,pack-relative-relocs)
+remap=""
+for sources in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=$sources="; done
 phone_lib() {
-  cargo rustc --locked --profile mobile-release -p pocketpds-ffi --lib --crate-type cdylib "$@" -- "${link_args[@]}"
+  RUSTFLAGS="$remap" cargo rustc --locked --profile mobile-release -p pocketpds-ffi --lib --crate-type cdylib "$@" \
+    -- "${link_args[@]}"
 }
 
 phone_lib
