@@ -1,17 +1,18 @@
 // A real relay in front of a cluster: indigo's `relay` (RELAY_BIN) crawls the load balancer (nginx)
-// of two `pocketpds serve` nodes on one database, as it would crawl a PDS behind a load balancer on
+// of two `pocketpds serve` nodes, each an embedded replica of one real libSQL server (sqld,
+// SQLD_BIN) as nodes on different machines are, as it would crawl a PDS behind a load balancer on
 // the network. Its firehose websocket goes through nginx to one of the nodes. Posts are written
 // through the load balancer; mid-run the node holding the relay's websocket is killed (SIGKILL)
 // and the writes go on through the other. The relay redials the load balancer, lands on the node
-// that is left and resumes from its cursor: both nodes number the events alike (one sequence in
-// the shared database), so it neither misses nor repeats one. Every acknowledged write is read back
+// that is left and resumes from its cursor: both nodes number the events alike (one sequence from
+// the primary), so it neither misses nor repeats one. Every acknowledged write is read back
 // from the relay's own firehose, the relay's commits of the account form one unbroken chain
 // (each `since` is the previous `rev`), and the relay's getLatestCommit matches the cluster's.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { after, before, describe, test } from 'node:test'
 import { AtpAgent } from '@atproto/api'
-import { startCluster } from '../lib/cluster.mjs'
+import { sqldPath, startCluster } from '../lib/cluster.mjs'
 import { subscribe } from '../lib/firehose.mjs'
 import { relayBinary, startRelay } from '../lib/relay.mjs'
 
@@ -19,6 +20,7 @@ const WAIT_MS = 60_000
 const BEFORE_KILL = 15
 const AFTER_KILL = 30
 const bin = relayBinary()
+const sqld = sqldPath('relay-cluster.test.mjs')
 
 async function waitFor(what, check, ms = WAIT_MS) {
   const deadline = Date.now() + ms
@@ -41,7 +43,7 @@ async function establishedOn(port) {
     .filter((cols) => parseInt(cols[1].split(':')[1], 16) === port).length
 }
 
-describe('indigo relay crawling a two-node cluster through its load balancer', { skip: bin ? false : 'RELAY_BIN missing' }, () => {
+describe('indigo relay crawling a two-node cluster through its load balancer', { skip: !bin ? 'RELAY_BIN missing' : !sqld ? 'no sqld (SQLD_BIN)' : false }, () => {
   let cluster
   let relay
   let firehose
@@ -65,7 +67,7 @@ describe('indigo relay crawling a two-node cluster through its load balancer', {
   }
 
   before(async () => {
-    cluster = await startCluster({ nodes: 2, websockets: true, lbHost: 'localhost' })
+    cluster = await startCluster({ nodes: 2, replica: true, websockets: true, lbHost: 'localhost' })
     relay = await startRelay({ bin, plcUrl: cluster.plcUrl })
     await relay.adminRequestCrawl(new URL(cluster.lbUrl).host)
     await waitFor('the relay to connect to the load balancer', () =>

@@ -473,16 +473,21 @@ impl Replication {
             } else {
                 heartbeat_every
             };
+            // Fixed rate: a sync starts `tick` after the previous one started, not after it (and
+            // the heartbeat) ended, so a write elsewhere waits at most one interval plus one sync.
+            let mut next = tokio::time::Instant::now() + tick;
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(tick) => {}
+                    _ = tokio::time::sleep_until(next) => {}
                     _ = this.wake.notified() => {}
                 }
                 if this.paused.load(Ordering::Relaxed) {
                     // Sleep until resumed: no timer wakes a phone in the background.
                     this.wake.notified().await;
+                    next = tokio::time::Instant::now();
                     continue;
                 }
+                next = tokio::time::Instant::now() + tick;
                 if this.db.is_some() {
                     let before = this.state().position;
                     match this.sync().await {
