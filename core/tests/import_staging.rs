@@ -2,7 +2,8 @@
 //! verifies: a transfer cut off mid-body leaves its whole blocks staged and nothing visible; the
 //! retry (the client sends the whole CAR again) writes only the blocks not staged yet; a CAR that
 //! does not verify leaves nothing staged; `PDS_MAX_IMPORT_BYTES` bounds an import. Two nodes with
-//! their own databases and a real PLC directory.
+//! their own databases and a real PLC directory; and an import into an embedded replica of a real
+//! libSQL server (`sqld`), seen whole by another replica.
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use common::http::{request_with_headers, Response};
 use common::plc::PlcServer;
+use common::sqld::{sqld_bin, Sqld};
 use pocketpds_core::config::Config;
 use pocketpds_core::node::{self, RunningNode};
 use pocketpds_core::storage::Storage;
@@ -29,6 +31,24 @@ fn config(dir: &std::path::Path, plc: &str, host: &str, import_limit: Option<u64
         "PDS_DEV_MODE" => Some("true".into()),
         "PDS_DID_PLC_URL" => Some(plc.clone()),
         "PDS_MAX_IMPORT_BYTES" => import_limit.map(|l| l.to_string()),
+        _ => None,
+    })
+    .unwrap();
+    c.data_directory = dir.to_path_buf();
+    c
+}
+
+/// A node whose database is an embedded replica of `primary` (every node of the cluster shares
+/// the secrets key).
+fn replica_config(dir: &std::path::Path, plc: &str, host: &str, primary: &str) -> Config {
+    let (plc, host, primary) = (plc.to_owned(), host.to_owned(), primary.to_owned());
+    let mut c = Config::from_vars(move |k| match k {
+        "PDS_PORT" => Some("0".into()),
+        "PDS_HOSTNAME" => Some(host.clone()),
+        "PDS_DEV_MODE" => Some("true".into()),
+        "PDS_DID_PLC_URL" => Some(plc.clone()),
+        "PDS_DATABASE_URL" => Some(primary.clone()),
+        "PDS_SECRETS_KEY" => Some("5a".repeat(32)),
         _ => None,
     })
     .unwrap();
@@ -278,4 +298,70 @@ async fn an_import_over_the_configured_limit_is_refused_with_413_and_stages_noth
     assert_eq!(rows(dir_b.path(), "repo_block", &did).await, 0);
     old.stop().await.unwrap();
     new.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_into_a_replica_reaches_the_primary_and_another_replica_sees_it_whole() {
+    let Some(bin) =
+        sqld_bin("an_import_into_a_replica_reaches_the_primary_and_another_replica_sees_it_whole")
+    else {
+        return;
+    };
+    let plc = PlcServer::start();
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let sqld = Sqld::start(&bin, dirs[0].path());
+    let old = node::start(config(dirs[1].path(), &plc.url, "old.localhost", None))
+        .await
+        .unwrap();
+    let new = node::start(replica_config(
+        dirs[2].path(),
+        &plc.url,
+        "new.localhost",
+        &sqld.url(),
+    ))
+    .await
+    .unwrap();
+    let peer = node::start(replica_config(
+        dirs[3].path(),
+        &plc.url,
+        "new.localhost",
+        &sqld.url(),
+    ))
+    .await
+    .unwrap();
+    let (_did, token, car) = moving_account(&old, &new, 1200).await;
+
+    let imported = ok(&import(&new, &token, car).await);
+    assert_eq!(imported["records"], 1200, "{imported}");
+    let status = |node: SocketAddr| {
+        let token = token.clone();
+        async move {
+            ok(&call(
+                node,
+                "GET",
+                "/xrpc/com.atproto.server.checkAccountStatus".into(),
+                Some(&token),
+                None,
+            )
+            .await)
+        }
+    };
+    let here = status(new.local_addr).await;
+    assert_eq!(here["indexedRecords"], 1200, "{here}");
+    // The other replica has the whole repository once it catches up (its loop, or a miss).
+    let mut there = Value::Null;
+    for _ in 0..50 {
+        there = status(peer.local_addr).await;
+        if there["repoCommit"] == here["repoCommit"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(there["repoCommit"], here["repoCommit"], "{there}");
+    assert_eq!(there["repoBlocks"], here["repoBlocks"]);
+    assert_eq!(there["indexedRecords"], 1200);
+
+    old.stop().await.unwrap();
+    new.stop().await.unwrap();
+    peer.stop().await.unwrap();
 }
