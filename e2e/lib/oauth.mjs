@@ -56,8 +56,14 @@ export async function launchChromium() {
 export async function callbackServer() {
   const waiting = []
   const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('signed in')
     const url = new URL(req.url, `http://${req.headers.host}`)
+    // Only the redirect counts: the browser also asks this origin for /favicon.ico, at a moment of
+    // its own, which must not pass for the next callback.
+    if (url.pathname !== '/callback') {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('signed in')
     waiting.shift()?.(url)
   })
   server.listen(0, '127.0.0.1')
