@@ -23,33 +23,36 @@ const PASSWORD: &str = "hunter2hunter2";
 const CAR: &str = "application/vnd.ipld.car";
 
 fn config(dir: &std::path::Path, plc: &str, host: &str, import_limit: Option<u64>) -> Config {
-    let plc = plc.to_owned();
-    let host = host.to_owned();
-    let mut c = Config::from_vars(move |k| match k {
-        "PDS_PORT" => Some("0".into()),
-        "PDS_HOSTNAME" => Some(host.clone()),
-        "PDS_DEV_MODE" => Some("true".into()),
-        "PDS_DID_PLC_URL" => Some(plc.clone()),
-        "PDS_MAX_IMPORT_BYTES" => import_limit.map(|l| l.to_string()),
-        _ => None,
-    })
-    .unwrap();
-    c.data_directory = dir.to_path_buf();
-    c
+    let limit = import_limit.map(|l| ("PDS_MAX_IMPORT_BYTES", l.to_string()));
+    config_with(dir, plc, host, limit.into_iter().collect())
 }
 
 /// A node whose database is an embedded replica of `primary` (every node of the cluster shares
 /// the secrets key).
 fn replica_config(dir: &std::path::Path, plc: &str, host: &str, primary: &str) -> Config {
-    let (plc, host, primary) = (plc.to_owned(), host.to_owned(), primary.to_owned());
+    let vars = vec![
+        ("PDS_DATABASE_URL", primary.to_owned()),
+        ("PDS_SECRETS_KEY", "5a".repeat(32)),
+    ];
+    config_with(dir, plc, host, vars)
+}
+
+fn config_with(
+    dir: &std::path::Path,
+    plc: &str,
+    host: &str,
+    extra: Vec<(&'static str, String)>,
+) -> Config {
+    let (plc, host) = (plc.to_owned(), host.to_owned());
     let mut c = Config::from_vars(move |k| match k {
         "PDS_PORT" => Some("0".into()),
         "PDS_HOSTNAME" => Some(host.clone()),
         "PDS_DEV_MODE" => Some("true".into()),
         "PDS_DID_PLC_URL" => Some(plc.clone()),
-        "PDS_DATABASE_URL" => Some(primary.clone()),
-        "PDS_SECRETS_KEY" => Some("5a".repeat(32)),
-        _ => None,
+        other => extra
+            .iter()
+            .find(|(name, _)| *name == other)
+            .map(|(_, value)| value.clone()),
     })
     .unwrap();
     c.data_directory = dir.to_path_buf();
