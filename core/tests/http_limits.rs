@@ -1,7 +1,8 @@
 //! The node's HTTP server limits: connections that never finish their request head are closed on
 //! time while the node keeps serving others, an idle kept-alive connection is closed, past the
 //! connection cap a new connection gets a clear 503 XRPC error, and a request body that stops
-//! half-way or trickles gets 408 and loses its connection on time while a steady one arrives.
+//! half-way or trickles gets 408 and loses its connection on time while a steady one arrives, and a
+//! client that stops reading its response loses its connection once the write stalls that long.
 
 mod common;
 
@@ -393,5 +394,80 @@ async fn a_trickled_body_is_cut_at_its_deadline_but_a_slow_steady_one_arrives() 
     assert!(start.elapsed() > BODY_TIMEOUT);
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_its_response_loses_the_connection_on_time() {
+    use pocketpds_core::repo::writer::{Record, WriteOp};
+    use pocketpds_core::syntax::{Did, Nsid, RecordKey, Tid};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.http_header_timeout_seconds = HEADER_TIMEOUT.as_secs();
+    let node = pocketpds_core::node::start(config).await.unwrap();
+    let did = "did:plc:stallreader2xq2vsrgwgnqg5d";
+    let (key, _) = common::node::seed_account(&node, did, "reader.test").await;
+    // A repository of about 4 MB: 40 records of 100 KB each.
+    let filler = "x".repeat(100_000);
+    for batch in 0..4 {
+        let ops: Vec<WriteOp> = (0..10)
+            .map(|i| WriteOp::Create {
+                collection: Nsid::parse("com.example.filler").unwrap(),
+                rkey: RecordKey::parse(&Tid::next().to_string()).unwrap(),
+                record: Record::from_json(&serde_json::json!({
+                    "$type": "com.example.filler",
+                    "text": format!("{batch}-{i} {filler}"),
+                }))
+                .unwrap(),
+            })
+            .collect();
+        node.state
+            .repos
+            .write(&Did::parse(did).unwrap(), &key, &ops, None)
+            .await
+            .unwrap();
+    }
+    let path = format!("/xrpc/com.atproto.sync.getRepo?did={did}");
+    let whole = {
+        let (addr, path) = (node.local_addr, path.clone());
+        tokio::task::spawn_blocking(move || request(addr, "GET", &path, None))
+            .await
+            .unwrap()
+    };
+    assert_eq!(whole.status, 200);
+    assert!(whole.body.len() > 4_000_000, "{}", whole.body.len());
+
+    // A client with a small receive window asks for it and reads nothing for three timeouts.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut s = socket.connect(node.local_addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(HEADER_TIMEOUT * 3).await;
+    // What reaches it then is what the kernel had buffered, and the connection ends short of the
+    // whole repository.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let read_all = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read_all)
+        .await
+        .expect("the stalled connection was kept open");
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert!(
+        got.len() < whole.body.len(),
+        "the whole response ({} bytes) was still delivered",
+        got.len()
+    );
+    // The node serves others meanwhile and after.
+    assert_eq!(health(node.local_addr), 200);
     node.stop().await.unwrap();
 }

@@ -6,6 +6,10 @@
 //!   server starts waiting when the connection opens and again when a response is finished on a
 //!   kept-alive connection, so the same timer is the **idle keep-alive timeout**. (hyper's
 //!   `header_read_timeout`, on tokio's timer.)
+//! - **Write-stall timeout** (the same [`Limits::header_timeout`]): a response — or an upgraded
+//!   websocket's frames — that cannot be written for that long because the client stopped reading
+//!   closes the connection ([`Counted`]), so a client cannot hold a place under the cap, and the
+//!   response's buffers, by never reading its answer.
 //! - **A cap on concurrent connections** ([`Limits::max_connections`]): past it a new connection
 //!   gets a complete `503 ServiceUnavailable` XRPC error (with `Retry-After` and
 //!   `Connection: close`) and is closed. An answer rather than a silent close or a full accept
@@ -32,6 +36,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -117,10 +122,7 @@ pub async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            let counted = Counted {
-                stream,
-                _slot: slot,
-            };
+            let counted = Counted::new(stream, slot, limits.header_timeout);
             let connection = builder
                 .serve_connection(TokioIo::new(counted), service)
                 .with_upgrades();
@@ -144,10 +146,49 @@ pub async fn serve(
 }
 
 /// A served socket with its place under the connection cap: the place is given back when the
-/// socket is dropped, whether hyper drops it or an upgraded websocket does.
+/// socket is dropped, whether hyper drops it or an upgraded websocket does. A write that makes no
+/// progress for `stall_limit` fails with `TimedOut`, which ends the connection.
 struct Counted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    stall_limit: Duration,
+    /// Running while a write waits for the client to read.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Counted {
+    fn new(stream: TcpStream, slot: OwnedSemaphorePermit, stall_limit: Duration) -> Counted {
+        Counted {
+            stream,
+            _slot: slot,
+            stall_limit,
+            stalled: None,
+        }
+    }
+
+    /// Follows a write's outcome: progress clears the stall timer, waiting starts it (once), and
+    /// a wait past the limit becomes an error.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        outcome: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if outcome.is_ready() {
+            self.stalled = None;
+            return outcome;
+        }
+        let limit = self.stall_limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client read nothing of the response in time",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Counted {
@@ -166,7 +207,8 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let outcome = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, outcome)
     }
 
     fn poll_write_vectored(
@@ -174,7 +216,8 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let outcome = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, outcome)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -182,7 +225,8 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let outcome = Pin::new(&mut self.stream).poll_flush(cx);
+        self.watch(cx, outcome)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
