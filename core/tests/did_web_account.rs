@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
-use common::http::{request_with_headers, Response};
+use common::http::{call, Response};
 use pocketpds_core::auth::service_jwt::create_service_jwt;
 use pocketpds_core::config::Config;
 use pocketpds_core::crypto::{Algorithm, Keypair, PublicKey};
@@ -56,31 +55,6 @@ fn document(did: &str, handle: &str, pds: &str, key: &PublicKey) -> Value {
             "serviceEndpoint": pds,
         }],
     })
-}
-
-async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: String,
-    auth: Option<&str>,
-    body: Option<(&str, Vec<u8>)>,
-) -> Response {
-    let method = method.to_owned();
-    let auth = auth.map(|t| format!("Bearer {t}"));
-    let body = body.map(|(t, b)| (t.to_owned(), b));
-    tokio::task::spawn_blocking(move || {
-        let headers: Vec<(&str, &str)> =
-            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-        request_with_headers(
-            addr,
-            &method,
-            &path,
-            &headers,
-            body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())),
-        )
-    })
-    .await
-    .unwrap()
 }
 
 async fn post(node: &RunningNode, method: &str, auth: Option<&str>, body: Value) -> Response {

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::http::{request_with_headers, Response};
+use common::http::{call, Response};
 use common::plc::PlcServer;
 use common::sqld::{sqld_bin, Sqld};
 use pocketpds_core::config::Config;
@@ -57,31 +57,6 @@ fn config_with(
     .unwrap();
     c.data_directory = dir.to_path_buf();
     c
-}
-
-async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: String,
-    auth: Option<&str>,
-    body: Option<(&str, Vec<u8>)>,
-) -> Response {
-    let method = method.to_owned();
-    let auth = auth.map(|t| format!("Bearer {t}"));
-    let body = body.map(|(t, b)| (t.to_owned(), b));
-    tokio::task::spawn_blocking(move || {
-        let headers: Vec<(&str, &str)> =
-            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-        request_with_headers(
-            addr,
-            &method,
-            &path,
-            &headers,
-            body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())),
-        )
-    })
-    .await
-    .unwrap()
 }
 
 async fn post(node: &RunningNode, method: &str, auth: Option<&str>, body: Value) -> Response {

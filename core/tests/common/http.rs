@@ -153,3 +153,30 @@ pub async fn procedure(
     .await
     .unwrap()
 }
+
+/// Sends `method path` with an optional bearer token and an optional body (content type, bytes),
+/// from a blocking thread (for async tests).
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: String,
+    auth: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> Response {
+    let method = method.to_owned();
+    let auth = auth.map(|t| format!("Bearer {t}"));
+    let body = body.map(|(t, b)| (t.to_owned(), b));
+    tokio::task::spawn_blocking(move || {
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        request_with_headers(
+            addr,
+            &method,
+            &path,
+            &headers,
+            body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())),
+        )
+    })
+    .await
+    .unwrap()
+}
